@@ -1,0 +1,40 @@
+# The two set-up commands are `make run` and `make test`; each installs what is missing first.
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?= -DOCIRENDER_WERROR=ON
+# Leak checking stays on: a long-running server must not leak.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+          UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+.PHONY: all deps deps-test build build-asan test test-fast run bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DOCIRENDER_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(ASAN_DIR) -j$(JOBS)
+
+# Whole suite twice: the normal build, then under ASan + UBSan.
+test: deps-test build build-asan
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+	$(SAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
+
+run: build
+	./$(BUILD_DIR)/ocirender render examples/web.yaml
+
+bench: deps-test build
+	bench/run
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -1,0 +1,36 @@
+#ifndef OCIRENDER_CLIENT_CLI_H
+#define OCIRENDER_CLIENT_CLI_H
+
+/* The ocirender command-line tool: one file per subcommand, dispatched from main.c. */
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+
+/* Exit codes (contract 8). */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_LOCAL = 1,    /* usage or local error */
+    CLI_EXIT_REJECTED = 2, /* the server rejected the request (4xx) */
+    CLI_EXIT_SERVER = 3,   /* server or transport failure (5xx, timeout, connection) */
+};
+
+int cmd_render(int argc, char **argv);
+int cmd_facts(int argc, char **argv);
+
+/* Read a whole file ("-" is stdin), at most `max` bytes. Returns a NUL-terminated heap buffer
+ * (free()) or NULL with `err` set. */
+char *cli_read_file(const char *path, size_t max, size_t *len, struct err *err);
+
+/* Load a YAML or JSON file into JSON (render_load_document rules). */
+json_t *cli_load_json_file(const char *path, struct err *err);
+
+/* Print an error as "ocirender: PATH: MESSAGE" lines on stderr. */
+void cli_print_error(const char *prefix, const struct err *err);
+
+/* Write `text` to stdout completely; -1 on failure. */
+int cli_write_stdout(const char *text, size_t len);
+
+#endif

@@ -1,0 +1,104 @@
+#include "client/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+#include "common/sbuf.h"
+#include "render/render.h"
+
+char *cli_read_file(const char *path, size_t max, size_t *len, struct err *err)
+{
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err_set(err, ERR_IO, path, "cannot open: %s", strerror(errno));
+        if (err) {
+            err->sys_errno = errno;
+        }
+        return NULL;
+    }
+    struct sbuf b;
+    sbuf_init(&b, max);
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            err_set(err, ERR_IO, path, "cannot read: %s", strerror(errno));
+            sbuf_free(&b);
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        int rc = sbuf_addn(&b, chunk, (size_t)n);
+        if (rc) {
+            err_set(err, rc == ERR_TOO_LARGE ? ERR_TOO_LARGE : ERR_NOMEM, path,
+                    rc == ERR_TOO_LARGE ? "file is larger than %zu bytes" : "out of memory (%zu)",
+                    max);
+            break;
+        }
+    }
+    if (fd != STDIN_FILENO) {
+        close(fd);
+    }
+    if (err_is_set(err)) {
+        return NULL;
+    }
+    return sbuf_take(&b, len);
+}
+
+json_t *cli_load_json_file(const char *path, struct err *err)
+{
+    size_t len;
+    char *text = cli_read_file(path, LIMIT_FILE_READ, &len, err);
+    if (!text) {
+        return NULL;
+    }
+    json_t *v = render_load_document(text, len, RENDER_FMT_AUTO, err);
+    free(text);
+    if (!v) {
+        char prefix[300];
+        snprintf(prefix, sizeof(prefix), "%s: ", path);
+        err_prefix(err, prefix);
+    }
+    return v;
+}
+
+void cli_print_error(const char *prefix, const struct err *err)
+{
+    if (!err || err->n_issues == 0) {
+        fprintf(stderr, "ocirender: %s%s\n", prefix ? prefix : "", "failed");
+        return;
+    }
+    for (unsigned i = 0; i < err->n_issues; i++) {
+        const struct err_issue *is = &err->issue[i];
+        fprintf(stderr, "ocirender: %s%s%s%s\n", prefix ? prefix : "", is->path,
+                is->path[0] ? ": " : "", is->msg);
+    }
+    if (err->n_dropped) {
+        fprintf(stderr, "ocirender: ... and %u more\n", err->n_dropped);
+    }
+}
+
+int cli_write_stdout(const char *text, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, text, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        text += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* ocirender facts: print the host facts this node would send for a spec. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/cli.h"
+#include "client/facts.h"
+#include "common/jsonx.h"
+#include "common/limits.h"
+#include "render/render.h"
+
+static void facts_usage(FILE *out)
+{
+    fprintf(out, "usage: ocirender facts [--service NAME] [--rootfs DIR] [SPEC|-]\n"
+                 "\n"
+                 "Print the host-facts JSON this node would send for SPEC: user and subordinate\n"
+                 "ids, cgroup version and parent, the devices, directories, files, CDI specs and\n"
+                 "$E: variables SPEC needs, and the rootfs passwd/group with --rootfs.\n"
+                 "Reads the host; never changes it. Without SPEC, prints the basic facts.\n");
+}
+
+int cmd_facts(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"service", required_argument, NULL, 's'},
+        {"rootfs", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct render_params params = {0};
+    struct facts_sources src;
+    facts_sources_default(&src);
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's': params.service = optarg; break;
+        case 'r': src.rootfs = optarg; break;
+        case 'h': facts_usage(stdout); return CLI_EXIT_OK;
+        default: facts_usage(stderr); return CLI_EXIT_LOCAL;
+        }
+    }
+    if (argc - optind > 1) {
+        facts_usage(stderr);
+        return CLI_EXIT_LOCAL;
+    }
+    struct err err;
+    err_init(&err);
+    json_t *needs = NULL, *facts = NULL, *warnings = NULL;
+    char *body = NULL;
+    int rc = CLI_EXIT_LOCAL;
+    if (optind < argc) {
+        size_t len;
+        struct render_request *req = NULL;
+        body = cli_read_file(argv[optind], LIMIT_FILE_READ, &len, &err);
+        if (!body || render_request_parse(body, len, RENDER_FMT_AUTO, &params, &req, &err)) {
+            goto out;
+        }
+        needs = render_request_fact_needs(req, &err);
+        render_request_free(req);
+        if (!needs) {
+            goto out;
+        }
+    }
+    facts = facts_gather(needs, &src, &warnings, &err);
+    if (!facts) {
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(warnings); i++) {
+        const json_t *w = json_array_get(warnings, i);
+        fprintf(stderr, "ocirender: warning: %s: %s\n", jsonx_get_str(w, "path"),
+                jsonx_get_str(w, "message"));
+    }
+    size_t n;
+    char *text = jsonx_dump(facts, JSONX_PRETTY, &n);
+    if (text && cli_write_stdout(text, n) == 0) {
+        rc = CLI_EXIT_OK;
+    } else {
+        err_set(&err, ERR_IO, "stdout", "cannot write the facts");
+    }
+    free(text);
+out:
+    if (rc != CLI_EXIT_OK) {
+        cli_print_error("", &err);
+    }
+    free(body);
+    json_decref(needs);
+    json_decref(facts);
+    json_decref(warnings);
+    return rc;
+}

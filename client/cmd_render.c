@@ -1,0 +1,263 @@
+/* ocirender render: render config.json locally with the same library as the server. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/cli.h"
+#include "client/facts.h"
+#include "client/secrets_glue.h"
+#include "common/digest.h"
+#include "common/jsonx.h"
+#include "common/limits.h"
+#include "render/render.h"
+
+static void render_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ocirender render [OPTIONS] SPEC|-\n"
+            "\n"
+            "Render an OCI config.json from a ZLayer spec (YAML or JSON) or an envelope\n"
+            "document {spec, service, container, image_config, host, options}.\n"
+            "Flags override the envelope's members.\n"
+            "\n"
+            "  --service NAME        service of a DeploymentSpec (required with several)\n"
+            "  --replica N           replica number (default 1)\n"
+            "  --role ROLE           container role (default \"default\")\n"
+            "  --node-id N           node id (default 0)\n"
+            "  --hostname NAME       container hostname\n"
+            "  --host-network        share the host's network namespace\n"
+            "  --scope SCOPE         secret scope (default: the deployment name)\n"
+            "  --facts FILE          host facts (JSON or YAML)\n"
+            "  --facts-from-host     gather the facts from this machine (read-only)\n"
+            "  --rootfs DIR          container rootfs to resolve user names (with\n"
+            "                        --facts-from-host)\n"
+            "  --image-config FILE   OCI image config (the blob or its `config` object)\n"
+            "  --cgroup-parent PATH  default cgroup parent (or OCIRENDER_CGROUP_PARENT)\n"
+            "  --envelope            print the envelope {config, digest, warnings, files, secrets}\n"
+            "  --compact             print without whitespace\n"
+            "%s",
+            cli_secrets_usage());
+}
+
+enum {
+    OPT_SERVICE = 1000, OPT_REPLICA, OPT_ROLE, OPT_NODE_ID, OPT_HOSTNAME, OPT_HOST_NETWORK,
+    OPT_SCOPE, OPT_FACTS, OPT_FACTS_FROM_HOST, OPT_ROOTFS, OPT_IMAGE_CONFIG, OPT_CGROUP_PARENT,
+    OPT_ENVELOPE, OPT_COMPACT, OPT_HELP,
+};
+
+struct render_opts {
+    struct render_params params;
+    const char *facts_file;
+    bool facts_from_host;
+    const char *rootfs;
+    const char *image_config_file;
+    const char *cgroup_parent;
+    bool envelope;
+    bool compact;
+    const char *spec;
+    struct cli_secrets_opts secrets;
+};
+
+static int parse_args(int argc, char **argv, struct render_opts *o)
+{
+    static const struct option longopts[] = {
+        {"service", required_argument, NULL, OPT_SERVICE},
+        {"replica", required_argument, NULL, OPT_REPLICA},
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"node-id", required_argument, NULL, OPT_NODE_ID},
+        {"hostname", required_argument, NULL, OPT_HOSTNAME},
+        {"host-network", no_argument, NULL, OPT_HOST_NETWORK},
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"facts", required_argument, NULL, OPT_FACTS},
+        {"facts-from-host", no_argument, NULL, OPT_FACTS_FROM_HOST},
+        {"rootfs", required_argument, NULL, OPT_ROOTFS},
+        {"image-config", required_argument, NULL, OPT_IMAGE_CONFIG},
+        {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+        {"envelope", no_argument, NULL, OPT_ENVELOPE},
+        {"compact", no_argument, NULL, OPT_COMPACT},
+        {"help", no_argument, NULL, OPT_HELP},
+        CLI_SECRETS_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof(*o));
+    cli_secrets_opts_init(&o->secrets);
+    o->cgroup_parent = getenv("OCIRENDER_CGROUP_PARENT");
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_SERVICE: o->params.service = optarg; break;
+        case OPT_REPLICA: o->params.replica = optarg; break;
+        case OPT_ROLE: o->params.role = optarg; break;
+        case OPT_NODE_ID: o->params.node_id = optarg; break;
+        case OPT_HOSTNAME: o->params.hostname = optarg; break;
+        case OPT_HOST_NETWORK: o->params.host_network = "true"; break;
+        case OPT_SCOPE: o->params.scope = optarg; break;
+        case OPT_FACTS: o->facts_file = optarg; break;
+        case OPT_FACTS_FROM_HOST: o->facts_from_host = true; break;
+        case OPT_ROOTFS: o->rootfs = optarg; break;
+        case OPT_IMAGE_CONFIG: o->image_config_file = optarg; break;
+        case OPT_CGROUP_PARENT: o->cgroup_parent = optarg; break;
+        case OPT_ENVELOPE: o->envelope = true; break;
+        case OPT_COMPACT: o->compact = true; break;
+        case OPT_HELP: render_usage(stdout); return 1;
+        default:
+            if (cli_secrets_opt(&o->secrets, ch, optarg) == 0) {
+                break;
+            }
+            render_usage(stderr);
+            return -1;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "ocirender render: expected exactly one SPEC argument (or -)\n");
+        render_usage(stderr);
+        return -1;
+    }
+    if (o->facts_file && o->facts_from_host) {
+        fprintf(stderr, "ocirender render: --facts and --facts-from-host exclude each other\n");
+        return -1;
+    }
+    if (o->rootfs && !o->facts_from_host) {
+        fprintf(stderr, "ocirender render: --rootfs needs --facts-from-host\n");
+        return -1;
+    }
+    o->spec = argv[optind];
+    return 0;
+}
+
+static void print_warnings(const json_t *warnings)
+{
+    for (size_t i = 0; i < json_array_size(warnings); i++) {
+        const json_t *w = json_array_get(warnings, i);
+        fprintf(stderr, "ocirender: warning: [%s] %s%s%s\n", jsonx_get_str(w, "code"),
+                jsonx_get_str(w, "path"), *jsonx_get_str(w, "path") ? ": " : "",
+                jsonx_get_str(w, "message"));
+    }
+}
+
+/* Parse once without facts to learn what the spec needs, then gather exactly that. */
+static json_t *host_facts(const char *body, size_t len, const struct render_opts *o,
+                          struct err *err)
+{
+    struct render_request *probe;
+    if (render_request_parse(body, len, RENDER_FMT_AUTO, &o->params, &probe, err)) {
+        return NULL;
+    }
+    json_t *needs = render_request_fact_needs(probe, err);
+    render_request_free(probe);
+    if (!needs) {
+        return NULL;
+    }
+    struct facts_sources src;
+    facts_sources_default(&src);
+    src.rootfs = o->rootfs;
+    json_t *warnings = NULL;
+    json_t *facts = facts_gather(needs, &src, &warnings, err);
+    json_decref(needs);
+    print_warnings(warnings);
+    json_decref(warnings);
+    return facts;
+}
+
+static int emit(const struct render_result *res, const struct render_opts *o, json_t *secrets,
+                struct err *err)
+{
+    size_t len;
+    char *config = jsonx_dump(res->config, JSONX_PRETTY, &len);
+    if (!config) {
+        json_decref(secrets);
+        return err_nomem(err);
+    }
+    char *out = config;
+    if (o->envelope) {
+        char hex[65], digest[72];
+        if (digest_sha256_hex(config, len, hex)) {
+            free(config);
+            json_decref(secrets);
+            return err_set(err, ERR_INTERNAL, NULL, "sha256 failed");
+        }
+        free(config);
+        snprintf(digest, sizeof(digest), "sha256:%s", hex);
+        json_t *env = render_envelope_new(res, digest, secrets);
+        out = env ? jsonx_dump(env, o->compact ? JSONX_COMPACT : JSONX_PRETTY, &len) : NULL;
+        json_decref(env);
+    } else {
+        json_decref(secrets);
+        if (o->compact) {
+            out = jsonx_dump(res->config, JSONX_COMPACT, &len);
+            free(config);
+        }
+    }
+    if (!out) {
+        return err_nomem(err);
+    }
+    int rc = cli_write_stdout(out, len);
+    if (o->compact && rc == 0) {
+        rc = cli_write_stdout("\n", 1);
+    }
+    free(out);
+    return rc ? err_set(err, ERR_IO, "stdout", "write failed") : 0;
+}
+
+int cmd_render(int argc, char **argv)
+{
+    struct render_opts o;
+    int prc = parse_args(argc, argv, &o);
+    if (prc) {
+        return prc > 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
+    }
+    struct err err;
+    err_init(&err);
+    size_t len = 0;
+    json_t *facts = NULL, *image = NULL, *values = NULL, *secrets = NULL, *server_env = NULL;
+    struct render_request *req = NULL;
+    struct render_result res = {0};
+    struct render_secret_refs refs = {0};
+    int rc = CLI_EXIT_LOCAL;
+    char *body = cli_read_file(o.spec, LIMIT_FILE_READ, &len, &err);
+    if (!body) {
+        goto out;
+    }
+    if (o.facts_file && !(facts = cli_load_json_file(o.facts_file, &err))) {
+        goto out;
+    }
+    if (o.facts_from_host && !(facts = host_facts(body, len, &o, &err))) {
+        goto out;
+    }
+    if (o.image_config_file && !(image = cli_load_json_file(o.image_config_file, &err))) {
+        goto out;
+    }
+    o.params.host = facts;
+    o.params.image_config = image;
+    if (render_request_parse(body, len, RENDER_FMT_AUTO, &o.params, &req, &err) ||
+        render_request_secret_refs(req, &refs, &err) ||
+        cli_resolve_secrets(&o.secrets, &refs, &values, &secrets, &err) ||
+        cli_allowed_server_env(&server_env, &err)) {
+        goto out;
+    }
+    struct render_settings settings = {.default_cgroup_parent = o.cgroup_parent,
+                                       .server_env = server_env};
+    if (render_execute(req, &settings, values, &res, &err)) {
+        goto out;
+    }
+    print_warnings(res.warnings);
+    if (emit(&res, &o, jsonx_steal(&secrets), &err) == 0) {
+        rc = CLI_EXIT_OK;
+    }
+out:
+    if (rc != CLI_EXIT_OK) {
+        cli_print_error("", &err);
+    }
+    cli_secret_values_free(values);
+    json_decref(secrets);
+    json_decref(server_env);
+    render_secret_refs_release(&refs);
+    render_result_release(&res);
+    render_request_free(req);
+    json_decref(facts);
+    json_decref(image);
+    free(body);
+    return rc;
+}

@@ -1,0 +1,49 @@
+#ifndef OCIRENDER_COMMON_SBUF_H
+#define OCIRENDER_COMMON_SBUF_H
+
+/*
+ * Bounded string builder (modelled on curl's dynbuf, design/style.md 6.4).
+ *
+ * sbuf_init() requires a maximum length. The add functions return 0 or an err_code
+ * (ERR_NOMEM, ERR_TOO_LARGE); on failure the builder frees itself, so error paths need no
+ * cleanup. The text is always NUL-terminated. sbuf_take() hands the buffer to the caller.
+ * Not thread-safe; one builder per thread.
+ */
+
+#include <stddef.h>
+
+#include "common/compiler.h"
+
+struct sbuf {
+    char *buf;
+    size_t len;
+    size_t cap;
+    size_t max;
+    unsigned magic;
+};
+
+void sbuf_init(struct sbuf *b, size_t max) NONNULL(1);
+int sbuf_add(struct sbuf *b, const char *s) WARN_UNUSED NONNULL(1, 2);
+int sbuf_addn(struct sbuf *b, const char *s, size_t n) WARN_UNUSED NONNULL(1);
+int sbuf_addc(struct sbuf *b, char c) WARN_UNUSED NONNULL(1);
+int sbuf_addf(struct sbuf *b, const char *fmt, ...) WARN_UNUSED PRINTF(2, 3) NONNULL(1, 2);
+
+/* Borrowed view; "" for an empty builder. Valid until the next change. */
+const char *sbuf_str(const struct sbuf *b) NONNULL(1);
+size_t sbuf_len(const struct sbuf *b) NONNULL(1);
+
+/* Transfer ownership of the text (free() it); the builder is reset to empty.
+ * Returns a heap "" for an empty builder, NULL only when out of memory. */
+char *sbuf_take(struct sbuf *b, size_t *len) NONNULL(1);
+
+/* Truncate to `len` bytes (no-op if longer). */
+void sbuf_truncate(struct sbuf *b, size_t len) NONNULL(1);
+
+/* Idempotent. sbuf_free_secret wipes the bytes first (secret material). */
+void sbuf_free(struct sbuf *b) NONNULL(1);
+void sbuf_free_secret(struct sbuf *b) NONNULL(1);
+
+/* Overwrite memory in a way the compiler may not drop. */
+void mem_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,120 @@
+#include "common/strutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int str_to_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s) {
+        return -1;
+    }
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int str_to_i64(const char *s, int64_t *out)
+{
+    if (!s) {
+        return -1;
+    }
+    bool neg = false;
+    if (*s == '-' || *s == '+') {
+        neg = *s == '-';
+        s++;
+    }
+    uint64_t u;
+    if (str_to_u64(s, &u)) {
+        return -1;
+    }
+    if (neg) {
+        if (u > (uint64_t)INT64_MAX + 1) {
+            return -1;
+        }
+        *out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
+    } else {
+        if (u > (uint64_t)INT64_MAX) {
+            return -1;
+        }
+        *out = (int64_t)u;
+    }
+    return 0;
+}
+
+int str_to_u32(const char *s, uint32_t *out)
+{
+    uint64_t u;
+    if (str_to_u64(s, &u) || u > UINT32_MAX) {
+        return -1;
+    }
+    *out = (uint32_t)u;
+    return 0;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+    return s && prefix && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_eq(const char *a, const char *b)
+{
+    if (!a || !b) {
+        return a == b;
+    }
+    return strcmp(a, b) == 0;
+}
+
+static char ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+bool str_eq_nocase(const char *a, const char *b)
+{
+    if (!a || !b) {
+        return a == b;
+    }
+    while (*a && *b && ascii_lower(*a) == ascii_lower(*b)) {
+        a++;
+        b++;
+    }
+    return *a == '\0' && *b == '\0';
+}
+
+char *str_dup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *str_ndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+bool str_eq_consttime(const char *a, size_t alen, const char *b, size_t blen)
+{
+    /* Compare over the longer length so timing depends only on lengths. */
+    size_t n = alen > blen ? alen : blen;
+    unsigned char diff = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = i < alen ? (unsigned char)a[i] : 0;
+        unsigned char y = i < blen ? (unsigned char)b[i] : 0;
+        diff |= (unsigned char)(x ^ y);
+    }
+    return diff == 0;
+}

@@ -1,0 +1,31 @@
+#ifndef OCIRENDER_COMMON_STRUTIL_H
+#define OCIRENDER_COMMON_STRUTIL_H
+
+/* Strict number parsing and small string helpers (no locale, no silent wrap-around). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+/* Whole-string decimal parse. 0 on success; -1 on empty input, junk, sign or overflow. */
+int str_to_u64(const char *s, uint64_t *out) WARN_UNUSED;
+/* Optional leading '-' or '+'. */
+int str_to_i64(const char *s, int64_t *out) WARN_UNUSED;
+/* Range-checked helpers built on the above. */
+int str_to_u32(const char *s, uint32_t *out) WARN_UNUSED;
+
+bool str_has_prefix(const char *s, const char *prefix);
+bool str_eq(const char *a, const char *b); /* NULL-safe */
+/* ASCII case-insensitive compare, independent of the locale. */
+bool str_eq_nocase(const char *a, const char *b);
+
+/* strdup() that returns NULL for NULL. */
+char *str_dup(const char *s);
+char *str_ndup(const char *s, size_t n);
+
+/* Constant-time comparison of two byte strings (lengths leak, contents do not). */
+bool str_eq_consttime(const char *a, size_t alen, const char *b, size_t blen);
+
+#endif

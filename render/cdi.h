@@ -1,0 +1,35 @@
+#ifndef OCIRENDER_RENDER_CDI_H
+#define OCIRENDER_RENDER_CDI_H
+
+/*
+ * Container Device Interface specs as host facts (contract 3 and 5.4, anchors section 3).
+ *
+ * host.cdi is a list; each entry is a CDI spec document, or {"priority": N, "path": P,
+ * "spec": DOC} as `ocirender facts` sends it (priority = spec directory index, so /var/run/cdi
+ * overrides /etc/cdi). A plain document's priority is its list index. Parsing is strict, as in
+ * the CDI library: unknown fields, unknown versions and versions older than the fields used
+ * require are errors.
+ */
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "render/internal.h"
+
+extern const struct stype cdi_entry_type;
+
+/*
+ * Resolve devices "0".."count-1" of `kind` against the normalized host.cdi list.
+ * *present tells whether any spec of `kind` exists (CDI is then authoritative).
+ * On success *edits is a new array of containerEdits objects in application order: each
+ * touched spec's own edits once (on first use), then each device's edits, in request order.
+ */
+int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, bool *present,
+                json_t **edits, struct err *err);
+
+/* nvidia -> nvidia.com/gpu, amd -> amd.com/gpu, intel -> intel.com/gpu; others NULL. */
+const char *cdi_vendor_kind(const char *vendor);
+
+#endif

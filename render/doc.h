@@ -1,0 +1,55 @@
+#ifndef OCIRENDER_RENDER_DOC_H
+#define OCIRENDER_RENDER_DOC_H
+
+/*
+ * A parsed input document before schema normalization.
+ *
+ * JSON documents are plain jansson trees. YAML documents are jansson trees in which every
+ * scalar is a JSON string; a side table remembers, per node, its line and column and whether
+ * the scalar was plain (unquoted, untagged). Only the schema walk, which knows each field's
+ * type, decides what a plain scalar means (YAML 1.2 core schema), so `PORT: 8080` in a
+ * string field stays "8080" while `cpu: 0.5` becomes a number.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+
+enum doc_format { DOC_JSON = 1, DOC_YAML = 2 };
+
+struct doc_mark {
+    const json_t *node;
+    uint32_t line; /* 1-based */
+    uint32_t column;
+    bool plain;
+};
+
+struct doc_marks {
+    struct doc_mark *slots; /* open addressing on the node pointer */
+    size_t cap;
+    size_t used;
+};
+
+struct doc {
+    json_t *root;
+    enum doc_format format;
+    struct doc_marks marks; /* empty for JSON */
+};
+
+/* Parse one document. `fmt` 0 sniffs: '{' or '[' first means JSON, anything else YAML.
+ * Syntax problems are ERR_SPEC_SYNTAX with "line L, column C" as the path. */
+int doc_parse(const char *buf, size_t len, int fmt, struct doc *out, struct err *err);
+void doc_release(struct doc *d);
+
+/* NULL when the node has no mark (JSON, or built by us). */
+const struct doc_mark *doc_mark_get(const struct doc *d, const json_t *node);
+bool doc_is_plain(const struct doc *d, const json_t *node);
+
+/* YAML loader proper (yaml_load.c); exposed for tests. */
+int doc_parse_yaml(const char *buf, size_t len, struct doc *out, struct err *err);
+
+#endif

@@ -1,0 +1,611 @@
+/*
+ * process.env (reference step 3, contract 5.7 and 6): each key once, layers lowest first:
+ * image env, PATH/TERM defaults, spec env (sorted by key), options env (in order), CDI env
+ * overrides, baked-in GPU and distributed-training defaults, MPS and time-slice overrides.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "common/limits.h"
+#include "common/sbuf.h"
+#include "common/strutil.h"
+#include "render/ctx.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SECRET_PREFIX "$S:"
+#define ENV_PREFIX "$E:"
+
+/* ---- the env list ---- */
+
+static bool entry_has_key(const char *entry, const char *key, size_t key_len)
+{
+    return strncmp(entry, key, key_len) == 0 && entry[key_len] == '=';
+}
+
+static bool env_has(const struct rctx *c, const char *key, size_t key_len)
+{
+    for (size_t i = 0; i < json_array_size(c->env); i++) {
+        if (entry_has_key(json_string_value(json_array_get(c->env, i)), key, key_len)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "Override": drop every entry with this key, then append KEY=VALUE. */
+int env_set(struct rctx *c, const char *key, size_t key_len, const char *value)
+{
+    for (size_t i = json_array_size(c->env); i-- > 0;) {
+        if (entry_has_key(json_string_value(json_array_get(c->env, i)), key, key_len)) {
+            json_array_remove(c->env, i);
+        }
+    }
+    if (json_array_size(c->env) >= LIMIT_ENV_ENTRIES) {
+        return rctx_fail(c, "env", "too many environment variables (more than %d)",
+                         LIMIT_ENV_ENTRIES);
+    }
+    struct sbuf b;
+    sbuf_init(&b, (size_t)1 << 22);
+    if (sbuf_addn(&b, key, key_len) || sbuf_addc(&b, '=') || sbuf_add(&b, value)) {
+        return rctx_nomem(c);
+    }
+    json_t *s = json_stringn(sbuf_str(&b), sbuf_len(&b));
+    sbuf_free_secret(&b);
+    if (!s || json_array_append_new(c->env, s)) {
+        return rctx_nomem(c);
+    }
+    return 0;
+}
+
+int env_set_default(struct rctx *c, const char *key, const char *value)
+{
+    size_t n = strlen(key);
+    return env_has(c, key, n) ? 0 : env_set(c, key, n, value);
+}
+
+/* ---- $S: references (reference 4.4 plus @N version pins) ---- */
+
+void render_secret_ref_clear(struct render_secret_ref *r)
+{
+    if (!r) {
+        return;
+    }
+    free(r->env);
+    free(r->ref);
+    free(r->scope);
+    free(r->name);
+    free(r->field);
+    free(r->path);
+    memset(r, 0, sizeof(*r));
+}
+
+void render_secret_refs_release(struct render_secret_refs *refs)
+{
+    for (size_t i = 0; refs && i < refs->n; i++) {
+        render_secret_ref_clear(&refs->items[i]);
+    }
+    if (refs) {
+        free(refs->items);
+        refs->items = NULL;
+        refs->n = 0;
+    }
+}
+
+/* Secret names become vault path segments: keep them to a safe alphabet. */
+static bool valid_secret_name(const char *s, size_t n)
+{
+    if (n == 0 || s[0] == '.') {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool valid_field(const char *s, size_t n)
+{
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == '/') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Split "name@N" into name length and version; 0 when not pinned. */
+static int split_version(const char *name, size_t *len, unsigned *version)
+{
+    const char *at = memchr(name, '@', *len);
+    *version = 0;
+    if (!at) {
+        return 0;
+    }
+    size_t digits = *len - (size_t)(at - name) - 1;
+    if (digits == 0 || digits > 9) {
+        return -1;
+    }
+    unsigned v = 0;
+    for (size_t i = 0; i < digits; i++) {
+        char ch = at[1 + i];
+        if (ch < '0' || ch > '9') {
+            return -1;
+        }
+        v = v * 10 + (unsigned)(ch - '0');
+    }
+    if (v == 0) {
+        return -1;
+    }
+    *version = v;
+    *len = (size_t)(at - name);
+    return 0;
+}
+
+struct ref_parts {
+    const char *svc, *project, *envname, *name, *field;
+    size_t svc_len, project_len, env_len, name_len, field_len;
+    bool env_form;
+};
+
+static int split_ref(const char *rest, struct ref_parts *p)
+{
+    memset(p, 0, sizeof(*p));
+    size_t n = strlen(rest);
+    if (n == 0 || rest[0] == '/') {
+        return -1;
+    }
+    if (rest[0] == '@') {
+        const char *a = rest + 1;
+        const char *s1 = strchr(a, '/');
+        if (!s1 || s1 == a) {
+            return -1;
+        }
+        const char *b = s1 + 1;
+        const char *s2 = strchr(b, '/');
+        p->svc = a;
+        p->svc_len = (size_t)(s1 - a);
+        p->name = b;
+        p->name_len = s2 ? (size_t)(s2 - b) : strlen(b);
+        if (s2 && s2[1]) {
+            p->field = s2 + 1;
+            p->field_len = strlen(s2 + 1);
+        }
+        return p->name_len ? 0 : -1;
+    }
+    const char *slash = strchr(rest, '/');
+    if (!slash) {
+        if (strchr(rest, ':')) {
+            return -1;
+        }
+        p->name = rest;
+        p->name_len = n;
+        return 0;
+    }
+    size_t scope_len = (size_t)(slash - rest);
+    const char *tail = slash + 1;
+    const char *colon = memchr(rest, ':', scope_len);
+    if (colon) {
+        p->env_form = true;
+        p->project = rest;
+        p->project_len = (size_t)(colon - rest);
+        p->envname = colon + 1;
+        p->env_len = scope_len - p->project_len - 1;
+        if (p->env_len == 0 || memchr(p->envname, ':', p->env_len)) {
+            return -1;
+        }
+        const char *s2 = strchr(tail, '/');
+        p->name = tail;
+        p->name_len = s2 ? (size_t)(s2 - tail) : strlen(tail);
+        if (s2) {
+            p->field = s2 + 1;
+            p->field_len = strlen(s2 + 1);
+            if (p->field_len == 0 || strchr(p->field, '/')) {
+                return -1;
+            }
+        }
+        return p->name_len ? 0 : -1;
+    }
+    if (scope_len == 0 || !*tail || strchr(tail, '/')) {
+        return -1;
+    }
+    p->name = rest;
+    p->name_len = scope_len;
+    p->field = tail;
+    p->field_len = strlen(tail);
+    return 0;
+}
+
+int render_parse_secret_ref(const char *value, const char *base_scope, const char *path,
+                            struct render_secret_ref *out, struct err *err)
+{
+    struct ref_parts p;
+    memset(out, 0, sizeof(*out));
+    if (!str_has_prefix(value, SECRET_PREFIX) || split_ref(value + 3, &p) ||
+        split_version(p.name, &p.name_len, &out->version) ||
+        !valid_secret_name(p.name, p.name_len) || (p.field && !valid_field(p.field, p.field_len)) ||
+        (p.svc && !valid_secret_name(p.svc, p.svc_len)) ||
+        (p.env_form && (!valid_secret_name(p.envname, p.env_len) ||
+                        (p.project_len && !valid_secret_name(p.project, p.project_len))))) {
+        return err_set(err, ERR_SPEC_INVALID, path,
+                       "invalid secret reference '%s' (expected $S:name[@N][/field], "
+                       "$S:@service/name[/field], $S::env/name[/field] or "
+                       "$S:project:env/name[/field]; names use letters, digits, '_', '-', '.')",
+                       value);
+    }
+    struct sbuf scope;
+    sbuf_init(&scope, 1024);
+    int rc;
+    if (p.env_form && p.project_len) {
+        rc = sbuf_add(&scope, "project:") || sbuf_addn(&scope, p.project, p.project_len) ||
+             sbuf_add(&scope, ":env:") || sbuf_addn(&scope, p.envname, p.env_len);
+    } else if (p.env_form) {
+        rc = sbuf_add(&scope, "env:") || sbuf_addn(&scope, p.envname, p.env_len);
+    } else {
+        rc = sbuf_add(&scope, base_scope);
+        if (!rc && p.svc) {
+            rc = sbuf_addc(&scope, '/') || sbuf_addn(&scope, p.svc, p.svc_len);
+        }
+    }
+    if (rc) {
+        return err_nomem(err);
+    }
+    out->scope = sbuf_take(&scope, NULL);
+    out->ref = str_dup(value);
+    out->name = str_ndup(p.name, p.name_len);
+    out->field = p.field ? str_ndup(p.field, p.field_len) : NULL;
+    out->path = str_dup(path ? path : "");
+    if (!out->scope || !out->ref || !out->name || (p.field && !out->field) || !out->path) {
+        render_secret_ref_clear(out);
+        return err_nomem(err);
+    }
+    return 0;
+}
+
+/* ---- spec env ---- */
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The spec env keys in sorted order (borrowed strings). NULL on OOM or an empty map. */
+static const char **sorted_env_keys(const json_t *env, size_t *n)
+{
+    *n = json_object_size(env);
+    if (*n == 0) {
+        return NULL;
+    }
+    const char **keys = calloc(*n, sizeof(*keys));
+    if (!keys) {
+        return NULL;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)env, k, v)
+    {
+        keys[i++] = k;
+    }
+    qsort(keys, *n, sizeof(*keys), cmp_keys);
+    return keys;
+}
+
+static void env_field_path(struct rctx *c, const char *key, char *buf, size_t size)
+{
+    char seg[ERR_PATH_MAX], field[ERR_PATH_MAX];
+    path_key_segment(seg, sizeof(seg), key);
+    snprintf(field, sizeof(field), "env%s", seg);
+    rctx_path(c, buf, size, field);
+}
+
+int render_request_secret_refs(const struct render_request *req, struct render_secret_refs *out,
+                               struct err *err)
+{
+    struct rctx c;
+    memset(&c, 0, sizeof(c));
+    c.req = req;
+    c.err = err;
+    if (req->deployment_name) {
+        char seg[ERR_PATH_MAX];
+        path_key_segment(seg, sizeof(seg), req->service_name);
+        snprintf(c.spath, sizeof(c.spath), "services%s", seg);
+    }
+    memset(out, 0, sizeof(*out));
+    const json_t *env = json_object_get(req->service, "env");
+    size_t n;
+    const char **keys = sorted_env_keys(env, &n);
+    if (n && !keys) {
+        return err_nomem(err);
+    }
+    out->items = n ? calloc(n, sizeof(*out->items)) : NULL;
+    if (n && !out->items) {
+        free(keys);
+        return err_nomem(err);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *value = jsonx_get_str(env, keys[i]);
+        if (!str_has_prefix(value, SECRET_PREFIX)) {
+            continue;
+        }
+        char path[ERR_PATH_MAX];
+        env_field_path(&c, keys[i], path, sizeof(path));
+        struct render_secret_ref *r = &out->items[out->n];
+        rc = render_parse_secret_ref(value, req->scope, path, r, err);
+        if (rc == 0) {
+            r->env = str_dup(keys[i]);
+            out->n++;
+            if (!r->env) {
+                rc = err_nomem(err);
+            }
+        }
+    }
+    free(keys);
+    if (rc) {
+        render_secret_refs_release(out);
+    }
+    return rc;
+}
+
+static const char *lookup_env_fact(const struct rctx *c, const char *name)
+{
+    const char *v = jsonx_get_str(json_object_get(c->req->host, "env"), name);
+    if (!v && c->set->server_env) {
+        v = jsonx_get_str(c->set->server_env, name);
+    }
+    return v;
+}
+
+/* Resolve one spec env value: $$ escape, $E: host facts, $S: secret values, or literal. */
+static int resolve_value(struct rctx *c, const char *key, const char *value, const char **out)
+{
+    char path[ERR_PATH_MAX];
+    env_field_path(c, key, path, sizeof(path));
+    if (value[0] == '$' && value[1] == '$') {
+        *out = value + 1;
+        return 0;
+    }
+    if (str_has_prefix(value, ENV_PREFIX)) {
+        const char *name = value + strlen(ENV_PREFIX);
+        const char *v = lookup_env_fact(c, name);
+        if (!v) {
+            return err_set(c->err, ERR_SPEC_INVALID, path,
+                           "environment variable '%s' referenced by $E:%s is not set "
+                           "(send it in host.env)",
+                           name, name);
+        }
+        if (!*v && rctx_warn(c, "env_empty", NULL,
+                             "environment variable '%s' referenced by %s is set but empty", name,
+                             key)) {
+            return -1;
+        }
+        *out = v;
+        return 0;
+    }
+    if (str_has_prefix(value, SECRET_PREFIX)) {
+        struct render_secret_ref ref;
+        if (render_parse_secret_ref(value, c->req->scope, path, &ref, c->err)) {
+            return -1;
+        }
+        render_secret_ref_clear(&ref);
+        const char *v = jsonx_get_str(c->secret_values, value);
+        if (!v && c->set->placeholder_secrets) {
+            v = "<secret>";
+        }
+        if (!v) {
+            return err_set(c->err, ERR_SECRET_NOT_FOUND, path,
+                           "secret reference %s was not resolved", value);
+        }
+        *out = v;
+        return 0;
+    }
+    *out = value;
+    return 0;
+}
+
+static int valid_env_key(struct rctx *c, const char *key)
+{
+    if (!*key || strchr(key, '=')) {
+        char path[ERR_PATH_MAX];
+        env_field_path(c, key, path, sizeof(path));
+        return err_set(c->err, ERR_SPEC_INVALID, path,
+                       "environment variable names must be non-empty and must not contain '='");
+    }
+    return 0;
+}
+
+static int image_env(struct rctx *c)
+{
+    const json_t *list = json_object_get(c->req->image_config, "Env");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *e = json_string_value(json_array_get(list, i));
+        const char *eq = strchr(e, '=');
+        if (!eq || eq == e) {
+            char path[64];
+            snprintf(path, sizeof(path), "image_config.Env[%zu]", i);
+            json_t *w = json_pack("{s:s, s:s, s:s}", "code", "image_env_invalid", "message",
+                                  "image env entry is not KEY=VALUE; skipped", "path", path);
+            if (!w || json_array_append_new(c->warnings, w)) {
+                return rctx_nomem(c);
+            }
+            continue;
+        }
+        if (env_set(c, e, (size_t)(eq - e), eq + 1)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int options_env(struct rctx *c)
+{
+    const json_t *pairs = json_object_get(c->req->options, "env");
+    for (size_t i = 0; i < json_array_size(pairs); i++) {
+        const json_t *p = json_array_get(pairs, i);
+        const char *k = json_string_value(json_array_get(p, 0));
+        if (env_set(c, k, strlen(k), json_string_value(json_array_get(p, 1)))) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int render_env(struct rctx *c)
+{
+    if (image_env(c) || env_set_default(c, "PATH", DEFAULT_PATH) ||
+        env_set_default(c, "TERM", "xterm")) {
+        return -1;
+    }
+    const json_t *env = json_object_get(c->svc, "env");
+    size_t n;
+    const char **keys = sorted_env_keys(env, &n);
+    if (n && !keys) {
+        return rctx_nomem(c);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *value;
+        if (valid_env_key(c, keys[i]) ||
+            resolve_value(c, keys[i], jsonx_get_str(env, keys[i]), &value) ||
+            env_set(c, keys[i], strlen(keys[i]), value)) {
+            free(keys);
+            return -1;
+        }
+    }
+    free(keys);
+    return options_env(c);
+}
+
+/* ---- GPU env: CDI overrides, baked-in defaults, MPS, time-slicing, distributed ---- */
+
+static int gpu_visibility_env(struct rctx *c)
+{
+    if (c->cdi_edits) {
+        for (size_t i = 0; i < json_array_size(c->cdi_edits); i++) {
+            const json_t *list = json_object_get(json_array_get(c->cdi_edits, i), "env");
+            for (size_t j = 0; j < json_array_size(list); j++) {
+                const char *e = json_string_value(json_array_get(list, j));
+                const char *eq = strchr(e, '=');
+                if (env_set(c, e, (size_t)(eq - e), eq + 1)) {
+                    return -1;
+                }
+            }
+        }
+        return 0;
+    }
+    if (!c->gpu) {
+        return 0;
+    }
+    const json_t *cj = json_object_get(c->gpu, "count");
+    long long count = cj ? json_integer_value(cj) : 1;
+    struct sbuf list;
+    sbuf_init(&list, 16384);
+    for (long long i = 0; i < count; i++) {
+        if (sbuf_addf(&list, "%s%lld", i ? "," : "", i)) {
+            return rctx_nomem(c);
+        }
+    }
+    const char *vendor = jsonx_get_str(c->gpu, "vendor");
+    vendor = vendor ? vendor : "nvidia";
+    const char *ids = sbuf_str(&list);
+    int rc = 0;
+    if (strcmp(vendor, "nvidia") == 0) {
+        rc = env_set_default(c, "NVIDIA_VISIBLE_DEVICES", ids) ||
+             env_set_default(c, "CUDA_VISIBLE_DEVICES", ids);
+    } else if (strcmp(vendor, "amd") == 0) {
+        rc = env_set_default(c, "ROCR_VISIBLE_DEVICES", ids) ||
+             env_set_default(c, "HIP_VISIBLE_DEVICES", ids);
+    } else if (strcmp(vendor, "intel") == 0) {
+        rc = env_set_default(c, "ZE_AFFINITY_MASK", ids);
+    }
+    sbuf_free(&list);
+    return rc ? -1 : 0;
+}
+
+static const char *mps_dir(const struct rctx *c, const char *field, const char *fallback)
+{
+    const char *v = jsonx_get_str(c->gpu, field);
+    return v ? v : fallback;
+}
+
+/* MPS directories must exist on the node: checked against host.dirs when sent. */
+static int check_mps_dir(struct rctx *c, const char *field, const char *dir, const char *what)
+{
+    char f[64];
+    snprintf(f, sizeof(f), "resources.gpu.%s", field);
+    if (dir[0] != '/') {
+        return rctx_fail(c, f, "MPS %s directory '%s' must be an absolute path", what, dir);
+    }
+    if (!rctx_has_facts(c, "dirs")) {
+        return rctx_warn(c, "mps_dir_unverified", f,
+                         "MPS %s directory %s was not verified on the node (no host.dirs facts)",
+                         what, dir);
+    }
+    if (!rctx_fact_listed(c, "dirs", dir)) {
+        return rctx_fail(c, f,
+                         "GPU sharing mode 'mps' is unavailable: MPS %s directory %s does not "
+                         "exist; ensure nvidia-cuda-mps-control is running",
+                         what, dir);
+    }
+    return 0;
+}
+
+int render_gpu_sharing_env(struct rctx *c)
+{
+    if (gpu_visibility_env(c)) {
+        return -1;
+    }
+    if (!c->gpu) {
+        return 0;
+    }
+    const char *sharing = jsonx_get_str(c->gpu, "sharing");
+    if (str_eq(sharing, "mps")) {
+        const char *pipe = mps_dir(c, "mps_pipe_dir", "/tmp/nvidia-mps");
+        const char *log = mps_dir(c, "mps_log_dir", "/tmp/nvidia-log");
+        if (check_mps_dir(c, "mps_pipe_dir", pipe, "pipe") ||
+            check_mps_dir(c, "mps_log_dir", log, "log") ||
+            env_set(c, "CUDA_MPS_PIPE_DIRECTORY", strlen("CUDA_MPS_PIPE_DIRECTORY"), pipe) ||
+            env_set(c, "CUDA_MPS_LOG_DIRECTORY", strlen("CUDA_MPS_LOG_DIRECTORY"), log)) {
+            return -1;
+        }
+    }
+    const json_t *index = json_object_get(c->gpu, "time_slice_index");
+    if (str_eq(sharing, "time-slice") && index) {
+        char v[24];
+        snprintf(v, sizeof(v), "%lld", (long long)json_integer_value(index));
+        if (env_set(c, "CUDA_VISIBLE_DEVICES", strlen("CUDA_VISIBLE_DEVICES"), v)) {
+            return -1;
+        }
+    }
+    const json_t *dist = json_object_get(c->gpu, "distributed");
+    if (!dist) {
+        return 0;
+    }
+    const json_t *port = json_object_get(dist, "master_port");
+    const char *backend = jsonx_get_str(dist, "backend");
+    backend = backend ? backend : "nccl";
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%lld", port ? (long long)json_integer_value(port) : 29500ll);
+    if (env_set_default(c, "MASTER_PORT", portbuf) ||
+        env_set_default(c, "MASTER_ADDR", c->req->container_service) ||
+        env_set_default(c, "WORLD_SIZE", "1") || env_set_default(c, "RANK", "0") ||
+        env_set_default(c, "LOCAL_RANK", "0")) {
+        return -1;
+    }
+    if (strcmp(backend, "nccl") == 0) {
+        return env_set_default(c, "NCCL_SOCKET_IFNAME", "eth0");
+    }
+    if (strcmp(backend, "gloo") == 0) {
+        return env_set_default(c, "GLOO_SOCKET_IFNAME", "eth0");
+    }
+    return 0;
+}

@@ -1,0 +1,409 @@
+/*
+ * render_execute(): the algorithm of reference section 5 with the changes of contract
+ * section 5. Steps run in the original's error precedence: CDI, env, GPU sharing, process
+ * (user, capabilities, ulimits), mounts (storage, time-slicing), devices, linux.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "common/strutil.h"
+#include "render/ctx.h"
+
+#define DEFAULT_OCI_VERSION "1.0.2"
+
+const char *rctx_path(struct rctx *c, char *buf, size_t size, const char *field)
+{
+    if (!field || !*field) {
+        snprintf(buf, size, "%s", c->spath);
+    } else if (c->spath[0]) {
+        snprintf(buf, size, "%s.%s", c->spath, field);
+    } else {
+        snprintf(buf, size, "%s", field);
+    }
+    return buf;
+}
+
+static int rctx_vfail(struct rctx *c, enum err_code code, const char *field, const char *fmt,
+                      va_list ap)
+{
+    char path[ERR_PATH_MAX];
+    return err_setv(c->err, code, rctx_path(c, path, sizeof(path), field), fmt, ap);
+}
+
+int rctx_fail(struct rctx *c, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rctx_vfail(c, ERR_SPEC_INVALID, field, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int rctx_fail_code(struct rctx *c, enum err_code code, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rctx_vfail(c, code, field, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int rctx_nomem(struct rctx *c)
+{
+    return err_nomem(c->err);
+}
+
+int rctx_warn(struct rctx *c, const char *code, const char *field, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX], path[ERR_PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *w = json_object();
+    if (!w || jsonx_set_str(w, "code", code) || jsonx_set_str(w, "message", msg) ||
+        jsonx_set_str(w, "path", rctx_path(c, path, sizeof(path), field)) ||
+        json_array_append_new(c->warnings, jsonx_steal(&w))) {
+        json_decref(w);
+        return rctx_nomem(c);
+    }
+    return 0;
+}
+
+const json_t *rctx_device_fact(const struct rctx *c, const char *path)
+{
+    const json_t *devs = json_object_get(c->req->host, "devices");
+    for (size_t i = 0; i < json_array_size(devs); i++) {
+        const json_t *d = json_array_get(devs, i);
+        if (str_eq(jsonx_get_str(d, "path"), path)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+bool rctx_has_facts(const struct rctx *c, const char *list)
+{
+    return json_object_get(c->req->host, list) != NULL;
+}
+
+bool rctx_fact_listed(const struct rctx *c, const char *list, const char *path)
+{
+    const json_t *items = json_object_get(c->req->host, list);
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        if (str_eq(json_string_value(json_array_get(items, i)), path)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void render_result_release(struct render_result *res)
+{
+    if (!res) {
+        return;
+    }
+    json_decref(res->config);
+    json_decref(res->warnings);
+    json_decref(res->files);
+    memset(res, 0, sizeof(*res));
+}
+
+static void rctx_release(struct rctx *c)
+{
+    json_decref(c->cdi_edits);
+    json_decref(c->warnings);
+    json_decref(c->files);
+    json_decref(c->env);
+    json_decref(c->mounts);
+    json_decref(c->devices);
+    json_decref(c->dev_rules);
+    json_decref(c->additional_gids);
+    json_decref(c->hooks);
+    json_decref(c->linux_extra);
+}
+
+static bool valid_hostname(const char *h)
+{
+    size_t n = strlen(h);
+    if (n == 0 || n > 63) {
+        return false;
+    }
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        if (ch == '.') {
+            if (label == 0 || h[i - 1] == '-') {
+                return false;
+            }
+            label = 0;
+            continue;
+        }
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || (ch == '-' && label > 0);
+        if (!ok) {
+            return false;
+        }
+        label++;
+    }
+    return label > 0 && h[n - 1] != '-';
+}
+
+/* Builder hostname (params/options) > spec.hostname > ContainerId; none under host
+ * networking unless asked for (the container keeps a private copy of the host's name). */
+static int render_hostname(struct rctx *c, json_t *config)
+{
+    const char *h = c->req->hostname;
+    const char *field = "hostname";
+    if (!h) {
+        h = jsonx_get_str(c->svc, "hostname");
+    } else {
+        field = NULL;
+    }
+    if (!h && c->host_network) {
+        return 0;
+    }
+    if (!h) {
+        h = c->req->container_id;
+    }
+    if (!valid_hostname(h)) {
+        if (!field) {
+            return err_set(c->err, ERR_SPEC_INVALID, "hostname",
+                           "hostname '%s' is not a valid RFC 1123 host name of at most 63 characters",
+                           h);
+        }
+        return rctx_fail(c, field,
+                         "hostname '%s' is not a valid RFC 1123 host name of at most 63 characters",
+                         h);
+    }
+    return jsonx_set_str(config, "hostname", h) ? rctx_nomem(c) : 0;
+}
+
+static int add_annotation(struct rctx *c, json_t *ann, const char *key, const char *value)
+{
+    return jsonx_set_str(ann, key, value) ? rctx_nomem(c) : 0;
+}
+
+static int cmp_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* labels (sorted) plus stop_signal, as annotations. */
+static json_t *render_annotations(struct rctx *c)
+{
+    json_t *ann = json_object();
+    const json_t *labels = json_object_get(c->svc, "labels");
+    size_t n = json_object_size(labels);
+    const char **keys = n ? calloc(n, sizeof(*keys)) : NULL;
+    if (!ann || (n && !keys)) {
+        free(keys);
+        json_decref(ann);
+        rctx_nomem(c);
+        return NULL;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)labels, k, v)
+    {
+        keys[i++] = k;
+    }
+    qsort(keys, n, sizeof(*keys), cmp_strings);
+    for (i = 0; i < n; i++) {
+        if (!*keys[i]) {
+            free(keys);
+            json_decref(ann);
+            rctx_fail(c, "labels", "label names must not be empty");
+            return NULL;
+        }
+        if (add_annotation(c, ann, keys[i], jsonx_get_str(labels, keys[i]))) {
+            free(keys);
+            json_decref(ann);
+            return NULL;
+        }
+    }
+    free(keys);
+    const char *sig = jsonx_get_str(c->svc, "stop_signal");
+    if (sig && add_annotation(c, ann, "org.opencontainers.image.stopSignal", sig)) {
+        json_decref(ann);
+        return NULL;
+    }
+    return ann;
+}
+
+static bool valid_oci_version(const char *v)
+{
+    int dots = 0;
+    bool digit = false;
+    for (const char *p = v; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digit = true;
+        } else if (*p == '.' && digit && dots < 2) {
+            dots++;
+            digit = false;
+        } else if ((*p == '-' || *p == '+') && dots == 2 && digit) {
+            return p[1] != '\0';
+        } else {
+            return false;
+        }
+    }
+    return dots == 2 && digit;
+}
+
+static int init_context(struct rctx *c, const struct render_request *req,
+                        const struct render_settings *set, const json_t *secrets, struct err *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->req = req;
+    c->set = set;
+    c->secret_values = secrets;
+    c->err = err;
+    c->svc = req->service;
+    c->gpu = json_object_get(json_object_get(c->svc, "resources"), "gpu");
+    if (req->deployment_name) {
+        char seg[ERR_PATH_MAX];
+        path_key_segment(seg, sizeof(seg), req->service_name);
+        snprintf(c->spath, sizeof(c->spath), "services%s", seg);
+    }
+    c->host_network = req->host_network >= 0 ? req->host_network == 1
+                                             : json_is_true(json_object_get(c->svc, "host_network"));
+    c->privileged = json_is_true(json_object_get(c->svc, "privileged"));
+    const json_t *user = json_object_get(req->host, "user");
+    c->rootless = json_integer_value(json_object_get(user, "uid")) != 0;
+    const json_t *version = json_object_get(json_object_get(req->host, "cgroup"), "version");
+    c->cgroup_version = version ? (int)json_integer_value(version) : 2;
+    c->warnings = json_array();
+    c->files = json_object();
+    c->env = json_array();
+    c->mounts = json_array();
+    c->devices = json_array();
+    c->dev_rules = json_array();
+    c->additional_gids = json_array();
+    c->hooks = json_object();
+    c->linux_extra = json_object();
+    if (!c->warnings || !c->files || !c->env || !c->mounts || !c->devices || !c->dev_rules ||
+        !c->additional_gids || !c->hooks || !c->linux_extra) {
+        return rctx_nomem(c);
+    }
+    return 0;
+}
+
+static json_t *render_root(struct rctx *c)
+{
+    json_t *root = json_object();
+    if (!root || jsonx_set_str(root, "path", "rootfs") ||
+        jsonx_set_bool(root, "readonly", json_is_true(json_object_get(c->svc,
+                                                                     "read_only_root_fs")))) {
+        json_decref(root);
+        rctx_nomem(c);
+        return NULL;
+    }
+    return root;
+}
+
+static json_t *assemble(struct rctx *c, json_t *process, json_t *linux_obj)
+{
+    const char *version = jsonx_get_str(c->req->options, "oci_version");
+    if (!version) {
+        version = DEFAULT_OCI_VERSION;
+    } else if (!valid_oci_version(version)) {
+        err_set(c->err, ERR_SPEC_INVALID, "options.oci_version",
+                "oci_version '%s' is not a SemVer version such as 1.0.2", version);
+        return NULL;
+    }
+    /* Groups are complete only now: CDI edits may add to them after the process was built. */
+    json_t *user = json_object_get(process, "user");
+    if (json_array_size(c->additional_gids) &&
+        json_object_set(user, "additionalGids", c->additional_gids)) {
+        rctx_nomem(c);
+        return NULL;
+    }
+    json_t *config = json_object();
+    json_t *root = render_root(c);
+    if (!config || !root || jsonx_set_str(config, "ociVersion", version) ||
+        json_object_set_new(config, "root", jsonx_steal(&root)) ||
+        json_object_set(config, "mounts", c->mounts) ||
+        json_object_set(config, "process", process)) {
+        json_decref(root);
+        json_decref(config);
+        rctx_nomem(c);
+        return NULL;
+    }
+    if (render_hostname(c, config)) {
+        json_decref(config);
+        return NULL;
+    }
+    if (json_object_size(c->hooks) && json_object_set(config, "hooks", c->hooks)) {
+        json_decref(config);
+        rctx_nomem(c);
+        return NULL;
+    }
+    json_t *ann = render_annotations(c);
+    if (!ann || json_object_set_new(config, "annotations", ann) ||
+        json_object_set(config, "linux", linux_obj)) {
+        json_decref(config);
+        if (!err_is_set(c->err)) {
+            rctx_nomem(c);
+        }
+        return NULL;
+    }
+    return config;
+}
+
+int render_execute(const struct render_request *req, const struct render_settings *settings,
+                   const json_t *secret_values, struct render_result *out, struct err *err)
+{
+    static const struct render_settings no_settings;
+    struct rctx c;
+    json_t *process = NULL, *linux_obj = NULL, *config = NULL;
+    int rc = -1;
+    if (init_context(&c, req, settings ? settings : &no_settings, secret_values, err)) {
+        goto done;
+    }
+    if (render_cdi(&c) || render_env(&c) || render_gpu_sharing_env(&c)) {
+        goto done;
+    }
+    process = render_process(&c);
+    if (!process || render_mounts(&c) || render_devices(&c) || render_hooks_and_cdi_extras(&c)) {
+        goto done;
+    }
+    linux_obj = render_linux(&c);
+    if (!linux_obj) {
+        goto done;
+    }
+    config = assemble(&c, process, linux_obj);
+    if (!config) {
+        goto done;
+    }
+    out->config = jsonx_steal(&config);
+    out->warnings = jsonx_steal(&c.warnings);
+    out->files = jsonx_steal(&c.files);
+    rc = 0;
+done:
+    json_decref(process);
+    json_decref(linux_obj);
+    rctx_release(&c);
+    return rc;
+}
+
+json_t *render_envelope_new(const struct render_result *res, const char *digest, json_t *secrets)
+{
+    json_t *env = json_object();
+    if (!env) {
+        json_decref(secrets);
+        return NULL;
+    }
+    if (json_object_set(env, "config", res->config) ||
+        jsonx_set_str(env, "digest", digest) ||
+        json_object_set(env, "warnings", res->warnings) ||
+        json_object_set(env, "files", res->files) ||
+        json_object_set_new(env, "secrets", secrets ? secrets : json_array())) {
+        json_decref(env);
+        return NULL;
+    }
+    return env;
+}

@@ -1,0 +1,144 @@
+#ifndef OCIRENDER_RENDER_RENDER_H
+#define OCIRENDER_RENDER_RENDER_H
+
+/*
+ * render: a pure library that turns a ZLayer spec plus request inputs into an OCI runtime
+ * config.json (contract sections 2-6). No network, filesystem, clock, environment or process
+ * globals: everything is an argument, so equal inputs give byte-identical output.
+ *
+ * Life of a render:
+ *   1. render_request_parse()       body (plain spec or envelope) + query/flag parameters
+ *   2. render_request_secret_refs() the $S: references the selected service needs
+ *   3. (caller fetches the secret values, in one batch)
+ *   4. render_execute()             config + warnings + bundle files
+ *   5. jsonx_dump() (common/jsonx.h) for the exact text; render_envelope_new() for envelopes
+ *
+ * Thread-safety: all functions are reentrant; a request may be read by several threads at once
+ * but not freed while in use. Errors: struct err (common/err.h); codes SPEC_SYNTAX (400),
+ * SPEC_INVALID (422), BAD_REQUEST (400), TOO_LARGE (413), SECRET_NOT_FOUND (422), NOMEM.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/compiler.h"
+#include "common/err.h"
+
+enum render_format {
+    RENDER_FMT_AUTO = 0, /* sniff: '{' or '[' first is JSON, anything else YAML */
+    RENDER_FMT_JSON = 1,
+    RENDER_FMT_YAML = 2,
+};
+
+/*
+ * Values from outside the body (HTTP query parameters, CLI flags). NULL means "not given".
+ * They override the envelope's members. Text values are validated here (400 on junk).
+ * `host` and `image_config` (borrowed) replace the envelope's members when non-NULL.
+ */
+struct render_params {
+    const char *service;
+    const char *replica;
+    const char *role;
+    const char *node_id;
+    const char *hostname;
+    const char *host_network; /* "true" or "false" */
+    const char *scope;
+    const json_t *host;
+    const json_t *image_config;
+};
+
+struct render_request; /* opaque, owned by the caller after parse */
+
+int render_request_parse(const char *body, size_t len, enum render_format fmt,
+                         const struct render_params *params, struct render_request **out,
+                         struct err *err) WARN_UNUSED;
+void render_request_free(struct render_request *req);
+
+/* Borrowed views, valid while the request lives. */
+const char *render_request_service(const struct render_request *req);
+const char *render_request_scope(const struct render_request *req);        /* effective scope */
+const char *render_request_container_id(const struct render_request *req); /* "web-rep-1" */
+bool render_request_is_envelope(const struct render_request *req);
+const json_t *render_request_host_env(const struct render_request *req);    /* host.env or NULL */
+
+/*
+ * One $S: reference of the selected service's env (contract 6, reference 4.4). `scope` is the
+ * effective scope: the request scope, plus "/{svc}" for @svc forms; env forms use
+ * "env:{env}" or "project:{p}:env:{env}". `version` is 0 for latest.
+ */
+struct render_secret_ref {
+    char *env;    /* env key that uses it */
+    char *ref;    /* the value as written, e.g. "$S:db/password@3" (the key for secret values) */
+    char *scope;
+    char *name;   /* secret name below the scope */
+    char *field;  /* NULL: the secret's `value` */
+    unsigned version;
+    char *path;   /* spec path, for errors: "services.web.env.DB_PASSWORD" */
+};
+
+struct render_secret_refs {
+    size_t n;
+    struct render_secret_ref *items;
+};
+
+/* Lists the references in env-key order. A malformed reference is SPEC_INVALID naming it. */
+int render_request_secret_refs(const struct render_request *req, struct render_secret_refs *out,
+                               struct err *err) WARN_UNUSED;
+void render_secret_refs_release(struct render_secret_refs *refs);
+
+/* Parse one reference (exposed for tests and the secrets module). 0 or -1 with `err`. */
+int render_parse_secret_ref(const char *value, const char *base_scope, const char *path,
+                            struct render_secret_ref *out, struct err *err) WARN_UNUSED;
+void render_secret_ref_clear(struct render_secret_ref *ref);
+
+/* Process-wide settings the server or CLI passes in (never read from the environment here). */
+struct render_settings {
+    const char *default_cgroup_parent; /* OCIRENDER_CGROUP_PARENT, or NULL */
+    const json_t *server_env;          /* allowed server environment for $E:, or NULL */
+    bool placeholder_secrets;          /* /validate: $S: values become "<secret:REF>" */
+};
+
+struct render_result {
+    json_t *config;   /* the OCI runtime config */
+    json_t *warnings; /* [{"code", "message", "path"}] */
+    json_t *files;    /* {"resolv.conf": "...", "hosts": "..."}: bundle files */
+};
+
+/*
+ * Render the selected service. `secret_values` (borrowed; may be NULL when there are no
+ * references) maps each reference text (render_secret_ref.ref) to its resolved string value.
+ * On success fills `out` (release with render_result_release); on failure leaves it empty.
+ */
+int render_execute(const struct render_request *req, const struct render_settings *settings,
+                   const json_t *secret_values, struct render_result *out,
+                   struct err *err) WARN_UNUSED;
+void render_result_release(struct render_result *res);
+
+/*
+ * The envelope response (contract 4): {"config", "digest", "warnings", "files", "secrets"}.
+ * `digest` is "sha256:<hex>" of the pretty config text; `secrets` (stolen, may be NULL) is the
+ * caller's [{env, ref, scope, provider, version}] list. New reference or NULL on OOM.
+ */
+json_t *render_envelope_new(const struct render_result *res, const char *digest,
+                            json_t *secrets) WARN_UNUSED;
+
+/*
+ * The host facts the selected service needs, so the node can gather exactly those:
+ * {"devices": [paths], "dirs": [paths], "files": [paths], "env": [names], "cdi_kinds": [kinds]}.
+ * New reference, NULL on OOM.
+ */
+json_t *render_request_fact_needs(const struct render_request *req, struct err *err) WARN_UNUSED;
+
+/*
+ * Load any YAML or JSON document (CDI specs, facts files, image configs) into plain JSON with
+ * the same safety rules as specs (one document, no aliases/tags/duplicates, depth and size
+ * limits). YAML plain scalars take their YAML 1.2 core-schema types. The top level must be a
+ * mapping. New reference, or NULL with `err` set.
+ */
+json_t *render_load_document(const char *buf, size_t len, enum render_format fmt,
+                             struct err *err) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,543 @@
+/*
+ * Schema walk: turns a raw document into a typed jansson tree, or reports every problem with
+ * its path (and line/column for YAML). Field tables live in spec_schema.c and request.c.
+ *
+ * Rules (contract section 2): unknown keys are errors; JSON is strict about types; a YAML plain
+ * scalar takes the type its field wants (core schema), so a string field keeps `8080` as
+ * "8080". An explicit null (or YAML `~`/empty) for an optional field means "absent".
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "render/internal.h"
+
+void walk_init(struct walk *w, const struct doc *doc, struct err *err, const char *root_path)
+{
+    memset(w, 0, sizeof(*w));
+    w->doc = doc;
+    w->err = err;
+    snprintf(w->path, sizeof(w->path), "%s", root_path ? root_path : "");
+    w->plen = strlen(w->path);
+}
+
+static bool needs_quoting(const char *key)
+{
+    if (!*key) {
+        return true;
+    }
+    for (const char *p = key; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        if (!ok) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void path_key_segment(char *buf, size_t size, const char *key)
+{
+    if (needs_quoting(key)) {
+        snprintf(buf, size, "[\"%s\"]", key);
+    } else {
+        snprintf(buf, size, ".%s", key);
+    }
+}
+
+size_t walk_push_key(struct walk *w, const char *key)
+{
+    size_t saved = w->plen;
+    char seg[ERR_PATH_MAX];
+    path_key_segment(seg, sizeof(seg), key);
+    const char *text = (w->plen == 0 && seg[0] == '.') ? seg + 1 : seg;
+    snprintf(w->path + w->plen, sizeof(w->path) - w->plen, "%s", text);
+    w->plen = strlen(w->path);
+    return saved;
+}
+
+size_t walk_push_index(struct walk *w, size_t i)
+{
+    size_t saved = w->plen;
+    snprintf(w->path + w->plen, sizeof(w->path) - w->plen, "[%zu]", i);
+    w->plen = strlen(w->path);
+    return saved;
+}
+
+void walk_pop(struct walk *w, size_t saved)
+{
+    w->plen = saved;
+    w->path[saved] = '\0';
+}
+
+static int walk_verror(struct walk *w, enum err_code code, const json_t *node, const char *fmt,
+                       va_list ap)
+{
+    char msg[ERR_MSG_MAX];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    const struct doc_mark *mk = w->doc ? doc_mark_get(w->doc, node) : NULL;
+    w->failed = true;
+    if (mk) {
+        return err_set(w->err, code, w->path, "%s (line %u, column %u)", msg, mk->line,
+                       mk->column);
+    }
+    return err_set(w->err, code, w->path, "%s", msg);
+}
+
+int walk_error(struct walk *w, const json_t *node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    walk_verror(w, ERR_SPEC_INVALID, node, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int walk_error_code(struct walk *w, enum err_code code, const json_t *node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    walk_verror(w, code, node, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+json_t *walk_oom(struct walk *w)
+{
+    w->failed = true;
+    w->nomem = true;
+    err_nomem(w->err);
+    return NULL;
+}
+
+bool walk_is_plain(const struct walk *w, const json_t *in)
+{
+    return w->doc && json_is_string(in) && doc_is_plain(w->doc, in);
+}
+
+const char *walk_scalar_text(const struct walk *w, const json_t *in)
+{
+    (void)w;
+    return json_string_value(in);
+}
+
+bool walk_is_null(const struct walk *w, const json_t *in)
+{
+    if (json_is_null(in)) {
+        return true;
+    }
+    struct yvalue v;
+    return walk_is_plain(w, in) && yscalar_resolve(json_string_value(in), &v) == YS_NULL;
+}
+
+/* What the input is, for "expected X, found Y" messages. */
+static const char *found_what(const struct walk *w, const json_t *in)
+{
+    if (walk_is_plain(w, in)) {
+        struct yvalue v;
+        switch (yscalar_resolve(json_string_value(in), &v)) {
+        case YS_NULL: return "null";
+        case YS_BOOL: return "a boolean";
+        case YS_INT:
+        case YS_INT_RANGE: return "an integer";
+        case YS_FLOAT: return "a number";
+        case YS_STR: return "a string";
+        }
+    }
+    switch (json_typeof(in)) {
+    case JSON_OBJECT: return "a mapping";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "a value";
+}
+
+static json_t *type_error(struct walk *w, const struct stype *t, const json_t *in)
+{
+    walk_error(w, in, "expected %s, found %s", t->what, found_what(w, in));
+    return NULL;
+}
+
+static json_t *norm_string(struct walk *w, const struct stype *t, const json_t *in)
+{
+    if (!json_is_string(in) || walk_is_null(w, in)) {
+        return type_error(w, t, in);
+    }
+    if (t->min > 0 && json_string_length(in) < (size_t)t->min) {
+        walk_error(w, in, "must not be empty");
+        return NULL;
+    }
+    json_t *out = json_stringn(json_string_value(in), json_string_length(in));
+    return out ? out : walk_oom(w);
+}
+
+static json_t *norm_bool(struct walk *w, const struct stype *t, const json_t *in)
+{
+    if (json_is_boolean(in)) {
+        return json_incref((json_t *)(uintptr_t)in);
+    }
+    struct yvalue v;
+    if (walk_is_plain(w, in) && yscalar_resolve(json_string_value(in), &v) == YS_BOOL) {
+        return json_boolean(v.b);
+    }
+    return type_error(w, t, in);
+}
+
+static json_t *norm_int(struct walk *w, const struct stype *t, const json_t *in)
+{
+    long long i;
+    if (json_is_integer(in)) {
+        i = json_integer_value(in);
+    } else {
+        struct yvalue v;
+        enum yscalar k = walk_is_plain(w, in) ? yscalar_resolve(json_string_value(in), &v) : YS_STR;
+        if (k == YS_INT_RANGE) {
+            walk_error(w, in, "integer %s is out of range", json_string_value(in));
+            return NULL;
+        }
+        if (k != YS_INT) {
+            return type_error(w, t, in);
+        }
+        i = v.i;
+    }
+    if (i < t->min || i > t->max) {
+        walk_error(w, in, "%lld is out of range (%lld..%lld)", i, t->min, t->max);
+        return NULL;
+    }
+    json_t *out = json_integer(i);
+    return out ? out : walk_oom(w);
+}
+
+static json_t *norm_float(struct walk *w, const struct stype *t, const json_t *in)
+{
+    double d;
+    if (json_is_number(in)) {
+        d = json_number_value(in);
+    } else {
+        struct yvalue v;
+        enum yscalar k = walk_is_plain(w, in) ? yscalar_resolve(json_string_value(in), &v) : YS_STR;
+        if (k == YS_INT) {
+            d = (double)v.i;
+        } else if (k == YS_FLOAT) {
+            d = v.d;
+        } else {
+            return type_error(w, t, in);
+        }
+    }
+    if (!isfinite(d)) {
+        walk_error(w, in, "must be a finite number");
+        return NULL;
+    }
+    json_t *out = json_real(d);
+    return out ? out : walk_oom(w);
+}
+
+static void join_words(char *buf, size_t size, const char *const *words, bool backticks)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; words[i] && n < size; i++) {
+        int r = snprintf(buf + n, size - n, "%s%s%s%s", i ? ", " : "", backticks ? "`" : "",
+                         words[i], backticks ? "`" : "");
+        if (r < 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+}
+
+static json_t *norm_enum(struct walk *w, const struct stype *t, const json_t *in)
+{
+    const char *s = json_string_value(in);
+    if (!s || walk_is_null(w, in)) {
+        return type_error(w, t, in);
+    }
+    for (const char *const *e = t->enums; *e; e++) {
+        if (strcmp(s, *e) == 0) {
+            json_t *out = json_string(s);
+            return out ? out : walk_oom(w);
+        }
+    }
+    char list[256];
+    join_words(list, sizeof(list), t->enums, true);
+    walk_error(w, in, "unknown value `%s`, expected one of %s", s, list);
+    return NULL;
+}
+
+static const struct sfield *find_field(const struct sfield *fields, const char *key)
+{
+    for (const struct sfield *f = fields; f && f->name; f++) {
+        if (strcmp(f->name, key) == 0 || (f->alias && strcmp(f->alias, key) == 0)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static void field_names(char *buf, size_t size, const struct sfield *fields, const char *tag)
+{
+    const char *names[64];
+    size_t n = 0;
+    if (tag) {
+        names[n++] = tag;
+    }
+    for (const struct sfield *f = fields; f && f->name && n < ARRAY_LEN(names) - 1; f++) {
+        names[n++] = f->name;
+    }
+    names[n] = NULL;
+    join_words(buf, size, names, true);
+}
+
+/* Normalize the members of `in` against `fields` into `out`. `skip` is a key to leave alone
+ * (the tag of a tagged union). */
+static void norm_fields(struct walk *w, const struct sfield *fields, bool open, const char *skip,
+                        const json_t *in, json_t *out)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)(uintptr_t)in, key, val)
+    {
+        if (skip && strcmp(key, skip) == 0) {
+            continue;
+        }
+        const struct sfield *f = find_field(fields, key);
+        size_t saved = walk_push_key(w, key);
+        if (!f) {
+            if (!open) {
+                char names[512];
+                field_names(names, sizeof(names), fields, skip);
+                walk_error(w, val, "unknown field `%s`%s%s", key,
+                           names[0] ? ", expected one of " : "", names);
+            }
+        } else if (json_object_get(out, f->name)) {
+            walk_error(w, val, "field `%s` is given twice (as `%s` and `%s`)", f->name, f->name,
+                       f->alias ? f->alias : f->name);
+        } else if (walk_is_null(w, val)) {
+            if (f->flags & SF_REQUIRED) {
+                walk_error(w, val, "must not be null");
+            }
+        } else {
+            json_t *v = walk_norm(w, f->type, val);
+            if (v && json_object_set_new(out, f->name, v)) {
+                walk_oom(w);
+            }
+        }
+        walk_pop(w, saved);
+        if (w->nomem) {
+            return;
+        }
+    }
+    for (const struct sfield *f = fields; f && f->name; f++) {
+        if ((f->flags & SF_REQUIRED) && !json_object_get(in, f->name) &&
+            !(f->alias && json_object_get(in, f->alias))) {
+            walk_error(w, in, "missing field `%s`", f->name);
+        }
+    }
+}
+
+static json_t *norm_object(struct walk *w, const struct stype *t, const json_t *in)
+{
+    if (!json_is_object(in)) {
+        return type_error(w, t, in);
+    }
+    json_t *out = json_object();
+    if (!out) {
+        return walk_oom(w);
+    }
+    norm_fields(w, t->fields, t->open, NULL, in, out);
+    return out;
+}
+
+static json_t *norm_tagged(struct walk *w, const struct stype *t, const json_t *in)
+{
+    if (!json_is_object(in)) {
+        return type_error(w, t, in);
+    }
+    const json_t *tagv = json_object_get(in, t->tag);
+    if (!tagv) {
+        walk_error(w, in, "missing field `%s`", t->tag);
+        return NULL;
+    }
+    const char *name = json_string_value(tagv);
+    const struct svariant *var = NULL;
+    for (const struct svariant *v = t->variants; name && v->name; v++) {
+        if (strcmp(v->name, name) == 0) {
+            var = v;
+        }
+    }
+    if (!var) {
+        const char *names[32];
+        size_t n = 0;
+        for (const struct svariant *v = t->variants; v->name && n < ARRAY_LEN(names) - 1; v++) {
+            names[n++] = v->name;
+        }
+        names[n] = NULL;
+        char list[256];
+        join_words(list, sizeof(list), names, true);
+        size_t saved = walk_push_key(w, t->tag);
+        walk_error(w, tagv, "unknown variant `%s`, expected one of %s", name ? name : "(not a string)",
+                   list);
+        walk_pop(w, saved);
+        return NULL;
+    }
+    json_t *out = json_object();
+    if (!out || jsonx_set_str(out, t->tag, var->name)) {
+        json_decref(out);
+        return walk_oom(w);
+    }
+    norm_fields(w, var->fields, false, t->tag, in, out);
+    return out;
+}
+
+static json_t *norm_map(struct walk *w, const struct stype *t, const json_t *in)
+{
+    if (!json_is_object(in)) {
+        return type_error(w, t, in);
+    }
+    json_t *out = json_object();
+    if (!out) {
+        return walk_oom(w);
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)(uintptr_t)in, key, val)
+    {
+        size_t saved = walk_push_key(w, key);
+        json_t *v = walk_norm(w, t->elem, val);
+        if (v && json_object_set_new(out, key, v)) {
+            walk_oom(w);
+        }
+        walk_pop(w, saved);
+        if (w->nomem) {
+            break;
+        }
+    }
+    return out;
+}
+
+static json_t *norm_list(struct walk *w, const struct stype *t, const json_t *in)
+{
+    if (!json_is_array(in)) {
+        return type_error(w, t, in);
+    }
+    json_t *out = json_array();
+    if (!out) {
+        return walk_oom(w);
+    }
+    for (size_t i = 0; i < json_array_size(in); i++) {
+        size_t saved = walk_push_index(w, i);
+        json_t *v = walk_norm(w, t->elem, json_array_get(in, i));
+        if (v && json_array_append_new(out, v)) {
+            walk_oom(w);
+        }
+        walk_pop(w, saved);
+        if (w->nomem) {
+            break;
+        }
+    }
+    return out;
+}
+
+/* Free-form values: resolve YAML plain scalars by the core schema, keep everything else. */
+static json_t *norm_any(struct walk *w, const struct stype *t, const json_t *in)
+{
+    (void)t;
+    if (walk_is_plain(w, in)) {
+        struct yvalue v;
+        switch (yscalar_resolve(json_string_value(in), &v)) {
+        case YS_NULL: return json_null();
+        case YS_BOOL: return json_boolean(v.b);
+        case YS_INT: return json_integer(v.i);
+        case YS_FLOAT:
+            if (!isfinite(v.d)) {
+                return json_string(json_string_value(in));
+            }
+            return json_real(v.d);
+        case YS_INT_RANGE:
+        case YS_STR: break;
+        }
+        return json_string(json_string_value(in));
+    }
+    if (json_is_object(in)) {
+        json_t *out = json_object();
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)(uintptr_t)in, key, val)
+        {
+            if (!out || json_object_set_new(out, key, norm_any(w, t, val))) {
+                json_decref(out);
+                return walk_oom(w);
+            }
+        }
+        return out;
+    }
+    if (json_is_array(in)) {
+        json_t *out = json_array();
+        for (size_t i = 0; i < json_array_size(in); i++) {
+            if (!out || json_array_append_new(out, norm_any(w, t, json_array_get(in, i)))) {
+                json_decref(out);
+                return walk_oom(w);
+            }
+        }
+        return out;
+    }
+    return json_deep_copy(in);
+}
+
+json_t *walk_norm(struct walk *w, const struct stype *t, const json_t *in)
+{
+    json_t *out = NULL;
+    bool failed_before = w->failed;
+    w->failed = false;
+    switch (t->kind) {
+    case SK_STRING: out = norm_string(w, t, in); break;
+    case SK_BOOL: out = norm_bool(w, t, in); break;
+    case SK_INT: out = norm_int(w, t, in); break;
+    case SK_FLOAT: out = norm_float(w, t, in); break;
+    case SK_ENUM: out = norm_enum(w, t, in); break;
+    case SK_OBJECT: out = norm_object(w, t, in); break;
+    case SK_MAP: out = norm_map(w, t, in); break;
+    case SK_LIST: out = norm_list(w, t, in); break;
+    case SK_ANY: out = norm_any(w, t, in); break;
+    case SK_TAGGED: out = norm_tagged(w, t, in); break;
+    case SK_CUSTOM: out = t->norm(w, t, in); break;
+    }
+    if (out && !w->failed && t->finish && t->finish(w, out)) {
+        w->failed = true;
+    }
+    if (w->failed) {
+        json_decref(out);
+        out = NULL;
+    }
+    w->failed = w->failed || failed_before;
+    return out;
+}
+
+/* ---- common scalar types ---- */
+
+const struct stype st_string = {.kind = SK_STRING, .what = "a string"};
+const struct stype st_nonempty_string = {.kind = SK_STRING, .what = "a string", .min = 1};
+const struct stype st_bool = {.kind = SK_BOOL, .what = "a boolean (true or false)"};
+const struct stype st_float = {.kind = SK_FLOAT, .what = "a number"};
+const struct stype st_u8 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = 255};
+const struct stype st_u16 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = 65535};
+const struct stype st_u32 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = 4294967295ll};
+const struct stype st_i32 = {.kind = SK_INT, .what = "an integer", .min = -2147483648ll,
+                             .max = 2147483647ll};
+const struct stype st_i64 = {.kind = SK_INT, .what = "an integer", .min = INT64_MIN,
+                             .max = INT64_MAX};
+const struct stype st_u64 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = INT64_MAX};
+const struct stype st_any = {.kind = SK_ANY, .what = "a value"};
+const struct stype st_string_list = {.kind = SK_LIST, .what = "a list of strings",
+                                     .elem = &st_string};
+const struct stype st_string_map = {.kind = SK_MAP, .what = "a mapping of strings to strings",
+                                    .elem = &st_string};
+const struct stype st_object_any = {.kind = SK_MAP, .what = "a mapping", .elem = &st_any};

@@ -1,0 +1,45 @@
+#ifndef OCIRENDER_RENDER_SPEC_H
+#define OCIRENDER_RENDER_SPEC_H
+
+/* The normalized request model shared by the files of render/. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "render/internal.h"
+#include "render/render.h"
+
+extern const struct stype spec_service_type;
+extern const struct stype spec_deployment_type;
+
+bool spec_valid_image_ref(const char *ref);
+bool spec_valid_deployment_name(const char *name);
+bool spec_valid_service_name(const char *name);
+bool spec_valid_role(const char *role);
+
+struct render_request {
+    json_t *spec;             /* normalized DeploymentSpec or ServiceSpec */
+    json_t *service;          /* borrowed from spec: the selected, normalized ServiceSpec */
+    char *service_name;
+    char *deployment_name;    /* NULL for a bare ServiceSpec */
+    char *container_service;  /* ContainerId.service */
+    uint32_t replica;
+    char *role;
+    uint64_t node_id;
+    char *container_id;       /* ContainerId Display form */
+    json_t *image_config;     /* normalized image config, or NULL */
+    json_t *host;             /* normalized host facts (may be an empty object) */
+    json_t *options;          /* normalized options (may be an empty object) */
+    char *scope;              /* effective scope for $S: */
+    char *hostname;           /* explicit hostname (params or options), or NULL */
+    int host_network;         /* -1: not given; else 0/1 */
+    bool envelope;
+};
+
+/* Normalize the host facts / image config objects (request.c; used for CLI overrides too). */
+extern const struct stype request_host_type;
+extern const struct stype request_image_config_type;
+
+#endif

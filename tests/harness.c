@@ -1,0 +1,29 @@
+#include "tests/harness.h"
+
+int harness_failures;
+bool harness_skipped;
+
+int harness_main(const struct test_case *cases, size_t n)
+{
+    int failed = 0, skipped = 0;
+    printf("1..%zu\n", n);
+    for (size_t i = 0; i < n; i++) {
+        int before = harness_failures;
+        harness_skipped = false;
+        cases[i].fn();
+        if (harness_failures != before) {
+            failed++;
+            printf("not ok %zu - %s\n", i + 1, cases[i].name);
+        } else if (harness_skipped) {
+            skipped++;
+            printf("ok %zu - %s # SKIP\n", i + 1, cases[i].name);
+        } else {
+            printf("ok %zu - %s\n", i + 1, cases[i].name);
+        }
+        fflush(stdout);
+    }
+    if (failed) {
+        return 1;
+    }
+    return (skipped == (int)n && n > 0) ? 77 : 0;
+}
