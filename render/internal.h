@@ -81,6 +81,7 @@ struct walk {
     size_t plen;
     bool failed;
     bool nomem;
+    const json_t *current; /* input node being finished, for line/column in finisher errors */
 };
 
 void walk_init(struct walk *w, const struct doc *doc, struct err *err, const char *root_path);

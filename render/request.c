@@ -445,7 +445,13 @@ static int load_envelope(struct render_request *req, const struct doc *doc, json
     if (json_is_string(raw_spec) && !walk_is_plain(&w, raw_spec)) {
         struct doc inner;
         if (doc_parse(json_string_value(raw_spec), json_string_length(raw_spec), 0, &inner, err)) {
-            err_prefix(err, "spec: ");
+            /* Positions are inside the spec text, not the envelope. */
+            for (unsigned i = 0; i < err->n_issues; i++) {
+                char path[ERR_PATH_MAX];
+                snprintf(path, sizeof(path), "spec%s%s", err->issue[i].path[0] ? ", " : "",
+                         err->issue[i].path);
+                memcpy(err->issue[i].path, path, sizeof(path));
+            }
             return -1;
         }
         rc = load_spec(req, &inner, err);

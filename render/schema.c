@@ -78,7 +78,7 @@ static int walk_verror(struct walk *w, enum err_code code, const json_t *node, c
 {
     char msg[ERR_MSG_MAX];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    const struct doc_mark *mk = w->doc ? doc_mark_get(w->doc, node) : NULL;
+    const struct doc_mark *mk = w->doc ? doc_mark_get(w->doc, node ? node : w->current) : NULL;
     w->failed = true;
     if (mk) {
         return err_set(w->err, code, w->path, "%s (line %u, column %u)", msg, mk->line,
@@ -510,8 +510,13 @@ json_t *walk_norm(struct walk *w, const struct stype *t, const json_t *in)
     case SK_TAGGED: out = norm_tagged(w, t, in); break;
     case SK_CUSTOM: out = t->norm(w, t, in); break;
     }
-    if (out && !w->failed && t->finish && t->finish(w, out)) {
-        w->failed = true;
+    if (out && !w->failed && t->finish) {
+        const json_t *saved = w->current;
+        w->current = in;
+        if (t->finish(w, out)) {
+            w->failed = true;
+        }
+        w->current = saved;
     }
     if (w->failed) {
         json_decref(out);

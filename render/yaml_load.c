@@ -20,6 +20,7 @@
 struct yframe {
     json_t *node;
     json_t *key; /* mapping frames: the key waiting for its value */
+    yaml_mark_t start;
 };
 
 struct yload {
@@ -80,12 +81,13 @@ static int check_node_props(struct yload *y, const yaml_event_t *ev, const yaml_
 }
 
 /* Attach a finished node to the current container. Steals `node`. */
-static int attach(struct yload *y, json_t *node, const yaml_event_t *ev, bool is_scalar)
+static int attach(struct yload *y, json_t *node, const yaml_event_t *ev, const yaml_mark_t *start,
+                  bool is_scalar)
 {
     if (y->depth == 0) {
         if (!json_is_object(node)) {
             json_decref(node);
-            return yerr(y, &ev->start_mark, ERR_SPEC_SYNTAX, "the document must be a mapping");
+            return yerr(y, start, ERR_SPEC_SYNTAX, "the document must be a mapping");
         }
         y->doc->root = node;
         return 0;
@@ -144,7 +146,7 @@ static int on_scalar(struct yload *y, const yaml_event_t *ev)
         json_decref(s);
         return err_nomem(y->err);
     }
-    return attach(y, s, ev, true);
+    return attach(y, s, ev, &ev->start_mark, true);
 }
 
 static int on_collection_start(struct yload *y, const yaml_event_t *ev, bool mapping)
@@ -173,6 +175,7 @@ static int on_collection_start(struct yload *y, const yaml_event_t *ev, bool map
     }
     y->stack[y->depth].node = node;
     y->stack[y->depth].key = NULL;
+    y->stack[y->depth].start = ev->start_mark;
     y->depth++;
     return 0;
 }
@@ -181,7 +184,7 @@ static int on_collection_end(struct yload *y, const yaml_event_t *ev)
 {
     struct yframe f = y->stack[--y->depth];
     json_decref(f.key); /* cannot be set: libyaml always pairs keys with values */
-    return attach(y, f.node, ev, false);
+    return attach(y, f.node, ev, &f.start, false);
 }
 
 static int on_event(struct yload *y, const yaml_event_t *ev)
@@ -224,6 +227,21 @@ static void unwind(struct yload *y)
     }
 }
 
+/* libyaml reports reader (encoding) errors as a byte offset only. */
+static yaml_mark_t mark_at_offset(const char *buf, size_t len, size_t offset)
+{
+    yaml_mark_t m = {.index = offset, .line = 0, .column = 0};
+    for (size_t i = 0; i < offset && i < len; i++) {
+        if (buf[i] == '\n') {
+            m.line++;
+            m.column = 0;
+        } else {
+            m.column++;
+        }
+    }
+    return m;
+}
+
 int doc_parse_yaml(const char *buf, size_t len, struct doc *out, struct err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -247,7 +265,11 @@ int doc_parse_yaml(const char *buf, size_t len, struct doc *out, struct err *err
             char msg[256];
             snprintf(msg, sizeof(msg), "%s%s%s", parser.problem ? parser.problem : "syntax error",
                      parser.context ? " " : "", parser.context ? parser.context : "");
-            rc = yerr(&y, &parser.problem_mark, ERR_SPEC_SYNTAX, "YAML syntax error: %s", msg);
+            yaml_mark_t mark = parser.problem_mark;
+            if (parser.error == YAML_READER_ERROR) {
+                mark = mark_at_offset(buf, len, parser.problem_offset);
+            }
+            rc = yerr(&y, &mark, ERR_SPEC_SYNTAX, "YAML syntax error: %s", msg);
             break;
         }
         done = ev.type == YAML_STREAM_END_EVENT;

@@ -1,0 +1,419 @@
+/* Input layers: YAML core-schema scalars, the YAML loader, schema normalization, requests,
+ * and the $S: reference grammar. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "render/doc.h"
+#include "render/internal.h"
+#include "render/spec.h"
+#include "tests/unit/rtest.h"
+
+static void core_schema_scalars(void)
+{
+    static const struct {
+        const char *text;
+        enum yscalar kind;
+    } cases[] = {
+        {"", YS_NULL},        {"~", YS_NULL},        {"null", YS_NULL},   {"NULL", YS_NULL},
+        {"true", YS_BOOL},    {"False", YS_BOOL},    {"yes", YS_STR},     {"on", YS_STR},
+        {"off", YS_STR},      {"y", YS_STR},         {"42", YS_INT},      {"-7", YS_INT},
+        {"0x1F", YS_INT},     {"0o17", YS_INT},      {"01777", YS_INT},   {"0b1", YS_STR},
+        {"1.5", YS_FLOAT},    {".5", YS_FLOAT},      {"1e3", YS_FLOAT},   {".inf", YS_FLOAT},
+        {".nan", YS_FLOAT},   {"1.2.3", YS_STR},     {"08:00", YS_STR},   {"nginx:1", YS_STR},
+        {"18446744073709551616", YS_INT_RANGE},      {"-9223372036854775809", YS_INT_RANGE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct yvalue v;
+        enum yscalar k = yscalar_resolve(cases[i].text, &v);
+        if (k != cases[i].kind) {
+            fprintf(stderr, "  scalar '%s'\n", cases[i].text);
+        }
+        CHECK_INT(k, cases[i].kind);
+    }
+    struct yvalue v;
+    yscalar_resolve("0x1F", &v);
+    CHECK_INT(v.i, 31);
+    yscalar_resolve("-9223372036854775808", &v);
+    CHECK(v.i == INT64_MIN);
+}
+
+static void yaml_loader_marks_and_plainness(void)
+{
+    const char *text = "a: 1\nb: '1'\nc:\n  - x\n  - \"y\"\n";
+    struct doc d;
+    struct err err;
+    err_init(&err);
+    CHECK_INT(doc_parse(text, strlen(text), 0, &d, &err), 0);
+    const json_t *a = json_object_get(d.root, "a");
+    const json_t *b = json_object_get(d.root, "b");
+    CHECK(doc_is_plain(&d, a));
+    CHECK(!doc_is_plain(&d, b));
+    const struct doc_mark *m = doc_mark_get(&d, json_array_get(json_object_get(d.root, "c"), 1));
+    CHECK(m != NULL);
+    CHECK_INT(m ? m->line : 0, 5);
+    CHECK_INT(m ? m->column : 0, 5);
+    doc_release(&d);
+}
+
+static void yaml_plain_scalars_take_field_types(void)
+{
+    struct rt t;
+    CHECK_INT(rt_spec(&t, "image: {name: \"x:1\"}\n"
+                          "env: {PORT: 8080, DEBUG: true, NORWAY: no, HEX: 0x10, F: 1.50, "
+                          "OCT: 0o17, EMPTYQ: \"\"}\n"
+                          "privileged: false\nresources: {cpu: 2, pids_limit: 0x10}\n"),
+              0);
+    CHECK_STR(rt_env(t.config, "PORT"), "8080");
+    CHECK_STR(rt_env(t.config, "DEBUG"), "true");
+    CHECK_STR(rt_env(t.config, "NORWAY"), "no");
+    CHECK_STR(rt_env(t.config, "HEX"), "0x10");
+    CHECK_STR(rt_env(t.config, "F"), "1.50");
+    CHECK_STR(rt_env(t.config, "OCT"), "0o17");
+    CHECK_STR(rt_env(t.config, "EMPTYQ"), "");
+    CHECK_INT(json_integer_value(rt_get(t.config, "linux.resources.cpu.quota")), 200000);
+    CHECK_INT(json_integer_value(rt_get(t.config, "linux.resources.pids.limit")), 16);
+    rt_free(&t);
+    /* a null env value is not a string */
+    CHECK_INT(rt_spec(&t, "image: {name: \"x:1\"}\nenv: {A: ~}\n"), -1);
+    CHECK_STR(rt_err_path(&t), "env.A");
+    CHECK_CONTAINS(rt_err_msg(&t), "found null");
+    rt_free(&t);
+    /* quoted booleans are strings: not a boolean field value */
+    CHECK_INT(rt_spec(&t, "image: {name: \"x:1\"}\nprivileged: \"true\"\n"), -1);
+    CHECK_STR(rt_err_path(&t), "privileged");
+    rt_free(&t);
+    CHECK_INT(rt_spec(&t, "image: {name: \"x:1\"}\nprivileged: yes\n"), -1);
+    rt_free(&t);
+    /* JSON is strict: env values must be strings, cpu a number */
+    CHECK_INT(rt_spec(&t, "{\"image\": {\"name\": \"x:1\"}, \"env\": {\"A\": true}}"), -1);
+    CHECK_STR(rt_err_path(&t), "env.A");
+    rt_free(&t);
+    /* an explicit null for an optional field means absent */
+    CHECK_INT(rt_spec(&t, "{\"image\": {\"name\": \"x:1\"}, \"resources\": {\"cpu\": null}, "
+                          "\"hostname\": null}"),
+              0);
+    CHECK(rt_get(t.config, "linux.resources.cpu") == NULL);
+    rt_free(&t);
+    CHECK_INT(rt_spec(&t, "image: ~\n"), -1);
+    CHECK_CONTAINS(rt_err_msg(&t), "must not be null");
+    rt_free(&t);
+}
+
+static void schema_reports_every_problem_with_paths(void)
+{
+    struct rt t;
+    CHECK_INT(rt_spec(&t, "version: v1\ndeployment: d-1\nservices:\n  a:\n    image: {name: \"x:1\"}\n"
+                          "    bogus: 1\n    resources: {cpu: -1, memory: lots}\n"
+                          "    endpoints:\n      - {name: h, protocol: http, port: 0}\n"
+                          "      - {name: h, protocol: gopher, port: 80}\n"
+                          "    depends: [{service: nothere}]\n"
+                          "    scale: {mode: adaptive, min: 5, max: 2}\n"),
+              -1);
+    CHECK(t.err.n_issues >= 6);
+    const char *want[] = {"services.a.bogus", "services.a.resources.cpu",
+                          "services.a.resources.memory", "services.a.endpoints[0].port",
+                          "services.a.endpoints[1].protocol", "services.a.scale"};
+    for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+        bool found = false;
+        for (unsigned i = 0; i < t.err.n_issues; i++) {
+            found = found || strcmp(t.err.issue[i].path, want[w]) == 0;
+        }
+        if (!found) {
+            fprintf(stderr, "  missing issue at %s\n", want[w]);
+        }
+        CHECK(found);
+    }
+    rt_free(&t);
+}
+
+static void deployment_rules(void)
+{
+    struct rt t;
+    static const struct {
+        const char *yaml, *path;
+    } bad[] = {
+        {"version: v1\ndeployment: ab\nservices: {}\n", "deployment"},
+        {"version: v1\ndeployment: -abc\nservices: {}\n", "deployment"},
+        {"version: v1\ndeployment: abc\nservices:\n  a:\n    image: {name: \"x:1\"}\n"
+         "    depends: [{service: b}]\n",
+         "services.a.depends[0].service"},
+        {"version: v1\ndeployment: abc\nservices:\n  a:\n    image: {name: \"x:1\"}\n"
+         "    rtype: cron\n",
+         "services.a"},
+        {"version: v1\ndeployment: abc\nservices:\n  a:\n    image: {name: \"x:1\"}\n"
+         "    schedule: \"0 0 * * * *\"\n",
+         "services.a"},
+        {"version: v1\ndeployment: abc\nservices:\n  a:\n    image: {name: \"x:1\"}\n"
+         "    health: {interval: soon, check: {type: tcp, port: 80}}\n",
+         "services.a.health.interval"},
+        {"version: v1\ndeployment: abc\nservices:\n  \"bad/name\":\n    image: {name: \"x:1\"}\n",
+         "services[\"bad/name\"]"},
+        {"version: v1\ndeployment: abc\nexternals:\n  e: {backends: []}\n", "externals.e.backends"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_INT(rt_spec(&t, bad[i].yaml), -1);
+        CHECK_STR(rt_err_path(&t), bad[i].path);
+        rt_free(&t);
+    }
+    CHECK_INT(rt_spec(&t, "version: v1\ndeployment: abc\nservices:\n  a:\n    image: {name: \"x:1\"}\n"
+                          "    rtype: cron\n    schedule: \"0 */5 * * * * *\"\n"),
+              0);
+    rt_free(&t);
+}
+
+static void image_references(void)
+{
+    const char *good[] = {"nginx", "nginx:1.25", "library/nginx:alpine",
+                          "ghcr.io/org/app:v1.2.3", "localhost:5000/a/b",
+                          "registry.example.com:443/team/app@sha256:"
+                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                          "a__b/c-d.e:tag_1"};
+    const char *bad[] = {"", "UPPER/case", "nginx:", "nginx@sha256:short", "-lead", "a//b",
+                         "a:b:c", "nginx:tag with space"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (!spec_valid_image_ref(good[i])) {
+            fprintf(stderr, "  rejected good ref %s\n", good[i]);
+        }
+        CHECK(spec_valid_image_ref(good[i]));
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (spec_valid_image_ref(bad[i])) {
+            fprintf(stderr, "  accepted bad ref %s\n", bad[i]);
+        }
+        CHECK(!spec_valid_image_ref(bad[i]));
+    }
+}
+
+static void network_mode_forms(void)
+{
+    static const struct {
+        const char *yaml;
+        bool host;
+        bool ok;
+    } cases[] = {
+        {"network_mode: host", true, true},
+        {"network_mode: {bridge: {name: br0}}", false, true},
+        {"network_mode: \"container:abc\"", false, true},
+        {"network_mode: none", false, true},
+        {"host_network: true", true, true},
+        {"host_network: true\nnetwork_mode: bridge", true, true},
+        {"network_mode: {bridge: {}}", false, false},
+        {"network_mode: wormhole", false, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char spec[256];
+        snprintf(spec, sizeof(spec), "image: {name: \"x:1\"}\n%s\n", cases[i].yaml);
+        struct rt t;
+        CHECK_INT(rt_spec(&t, spec), cases[i].ok ? 0 : -1);
+        if (cases[i].ok) {
+            CHECK(rt_has_ns(t.config, "network") != cases[i].host);
+        }
+        rt_free(&t);
+    }
+}
+
+static void request_selection_and_identity(void)
+{
+    const char *two = "version: v1\ndeployment: shop\nservices:\n  web: {image: {name: \"w:1\"}}\n"
+                      "  worker: {image: {name: \"k:1\"}}\n";
+    struct rt t;
+    CHECK_INT(rt_spec(&t, two), -1);
+    CHECK_STR(rt_err_path(&t), "service");
+    CHECK_CONTAINS(rt_err_msg(&t), "2 services");
+    rt_free(&t);
+    struct render_params p = {.service = "worker", .replica = "3"};
+    struct rt_in in = {.spec = two, .params = &p};
+    CHECK_INT(rt_render(&t, &in), 0);
+    CHECK_STR(json_string_value(json_object_get(t.config, "hostname")), "worker-rep-3");
+    rt_free(&t);
+    p.service = "nope";
+    CHECK_INT(rt_render(&t, &in), -1);
+    CHECK_CONTAINS(rt_err_msg(&t), "unknown service 'nope'");
+    rt_free(&t);
+    p = (struct render_params){.service = "web", .replica = "abc"};
+    CHECK_INT(rt_render(&t, &in), -1);
+    CHECK_INT(t.err.code, ERR_BAD_REQUEST);
+    rt_free(&t);
+    /* role and node id give the long ContainerId form */
+    struct rt_in env = {.spec = two, .service = "web",
+                        .container = "{\"replica\": 2, \"role\": \"gpu\", \"node_id\": 7}"};
+    CHECK_INT(rt_render(&t, &env), 0);
+    CHECK_STR(json_string_value(json_object_get(t.config, "hostname")), "web-gpu-2-on-7");
+    rt_free(&t);
+    /* hostname precedence: params/options > spec.hostname > ContainerId */
+    struct render_params hp = {.service = "web", .hostname = "override"};
+    struct rt_in hin = {.spec = two, .params = &hp, .options = "{\"hostname\": \"opt\"}"};
+    CHECK_INT(rt_render(&t, &hin), 0);
+    CHECK_STR(json_string_value(json_object_get(t.config, "hostname")), "override");
+    rt_free(&t);
+    hp.hostname = NULL;
+    CHECK_INT(rt_render(&t, &hin), 0);
+    CHECK_STR(json_string_value(json_object_get(t.config, "hostname")), "opt");
+    rt_free(&t);
+    /* a bare ServiceSpec renders as service "service" with scope "default" */
+    struct render_request *req = NULL;
+    struct err err;
+    err_init(&err);
+    const char *bare = "image: {name: \"x:1\"}\n";
+    CHECK_INT(render_request_parse(bare, strlen(bare), RENDER_FMT_AUTO, NULL, &req, &err), 0);
+    CHECK_STR(render_request_scope(req), "default");
+    CHECK_STR(render_request_container_id(req), "service-rep-1");
+    CHECK(!render_request_is_envelope(req));
+    render_request_free(req);
+}
+
+static void envelope_forms(void)
+{
+    /* spec as a string, image config as a whole blob, YAML envelope */
+    const char *yaml_env = "spec: |\n  image: {name: \"x:1\"}\n  env: {A: \"1\"}\n"
+                           "image_config:\n  config: {Cmd: [sleep, \"5\"], WorkingDir: /w}\n"
+                           "options: {args: [/bin/true]}\n";
+    struct rt t;
+    CHECK_INT(rt_spec(&t, yaml_env), 0);
+    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 0)), "/bin/true");
+    CHECK_STR(json_string_value(rt_get(t.config, "process.cwd")), "/w");
+    CHECK_STR(rt_env(t.config, "A"), "1");
+    rt_free(&t);
+    CHECK_INT(rt_spec(&t, "{\"spec\": {\"image\": {\"name\": \"x:1\"}}, \"extra\": 1}"), -1);
+    CHECK_STR(rt_err_path(&t), "extra");
+    rt_free(&t);
+    CHECK_INT(rt_spec(&t, "{\"spec\": {\"image\": {\"name\": \"x:1\"}}, \"options\": {\"env\": "
+                          "[[\"A=B\", \"x\"]]}}"),
+              -1);
+    CHECK_STR(rt_err_path(&t), "options.env[0]");
+    rt_free(&t);
+    CHECK_INT(rt_spec(&t, "{\"spec\": {\"image\": {\"name\": \"x:1\"}}, \"options\": "
+                          "{\"volume_paths\": {\"v\": \"relative\"}}}"),
+              -1);
+    CHECK_STR(rt_err_path(&t), "options.volume_paths.v");
+    rt_free(&t);
+    /* argv from the image: Entrypoint ++ Cmd; empty everywhere -> /bin/sh */
+    struct rt_in in = {.spec = "image: {name: \"x:1\"}\n",
+                       .image = "{\"Entrypoint\": [\"/init\"], \"Cmd\": [\"--serve\"], \"Env\": null}"};
+    CHECK_INT(rt_render(&t, &in), 0);
+    CHECK_INT(json_array_size(rt_get(t.config, "process.args")), 2);
+    rt_free(&t);
+    in.spec = "image: {name: \"x:1\"}\ncommand: {args: [run]}\n";
+    CHECK_INT(rt_render(&t, &in), 0);
+    /* args without entrypoint: the image ENTRYPOINT is NOT prepended (the original's rule) */
+    CHECK_INT(json_array_size(rt_get(t.config, "process.args")), 1);
+    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 0)), "run");
+    rt_free(&t);
+}
+
+static void secret_reference_grammar(void)
+{
+    static const struct {
+        const char *ref, *scope, *name, *field;
+        unsigned version;
+    } ok[] = {
+        {"$S:db", "shop", "db", NULL, 0},
+        {"$S:db/password", "shop", "db", "password", 0},
+        {"$S:db@3", "shop", "db", NULL, 3},
+        {"$S:db@3/password", "shop", "db", "password", 3},
+        {"$S:@web/api-key", "shop/web", "api-key", NULL, 0},
+        {"$S:@web/api-key/token", "shop/web", "api-key", "token", 0},
+        {"$S:@web/api-key/", "shop/web", "api-key", NULL, 0},
+        {"$S::prod/db", "env:prod", "db", NULL, 0},
+        {"$S::prod/db/user", "env:prod", "db", "user", 0},
+        {"$S:acme:prod/db@2/user", "project:acme:env:prod", "db", "user", 2},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct render_secret_ref r;
+        struct err err;
+        err_init(&err);
+        CHECK_INT(render_parse_secret_ref(ok[i].ref, "shop", "p", &r, &err), 0);
+        CHECK_STR(r.scope, ok[i].scope);
+        CHECK_STR(r.name, ok[i].name);
+        if (ok[i].field) {
+            CHECK_STR(r.field, ok[i].field);
+        } else {
+            CHECK(r.field == NULL);
+        }
+        CHECK_INT(r.version, ok[i].version);
+        render_secret_ref_clear(&r);
+    }
+    const char *bad[] = {"$S:", "$S:/x", "$S:a:b", "$S:@/x", "$S:@svc", "$S:@svc/", "$S:a/",
+                         "$S:a/b/c", "$S::/x", "$S::e:f/x", "$S:db@0", "$S:db@x", "$S:../etc",
+                         "$S:a b", "$S::prod/db/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct render_secret_ref r;
+        struct err err;
+        err_init(&err);
+        if (render_parse_secret_ref(bad[i], "shop", "p", &r, &err) == 0) {
+            fprintf(stderr, "  accepted %s\n", bad[i]);
+            render_secret_ref_clear(&r);
+            CHECK(false);
+        } else {
+            CHECK_INT(err.code, ERR_SPEC_INVALID);
+            CHECK_CONTAINS(err_message(&err), bad[i]);
+        }
+    }
+}
+
+static void secret_values_are_inputs(void)
+{
+    const char *spec = "version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: \"x:1\"}\n"
+                       "    env: {B: \"$S:db/password\", A: \"$S:@web/key\", C: plain}\n";
+    struct render_request *req = NULL;
+    struct err err;
+    err_init(&err);
+    CHECK_INT(render_request_parse(spec, strlen(spec), RENDER_FMT_AUTO, NULL, &req, &err), 0);
+    struct render_secret_refs refs;
+    CHECK_INT(render_request_secret_refs(req, &refs, &err), 0);
+    CHECK_INT(refs.n, 2);
+    CHECK_STR(refs.items[0].env, "A"); /* env-key order */
+    CHECK_STR(refs.items[0].scope, "shop/web");
+    CHECK_STR(refs.items[1].path, "services.web.env.B");
+    render_secret_refs_release(&refs);
+    render_request_free(req);
+
+    json_t *values = json_pack("{s:s}", "$S:db/password", "s3cret");
+    struct rt t;
+    struct rt_in in = {.spec = spec, .secrets = values};
+    CHECK_INT(rt_render(&t, &in), -1); /* $S:@web/key has no value */
+    CHECK_INT(t.err.code, ERR_SECRET_NOT_FOUND);
+    CHECK_STR(rt_err_path(&t), "services.web.env.A");
+    CHECK_CONTAINS(rt_err_msg(&t), "$S:@web/key");
+    CHECK(strstr(rt_err_msg(&t), "s3cret") == NULL);
+    rt_free(&t);
+    json_object_set_new(values, "$S:@web/key", json_string("k-123"));
+    CHECK_INT(rt_render(&t, &in), 0);
+    CHECK_STR(rt_env(t.config, "B"), "s3cret");
+    CHECK_STR(rt_env(t.config, "A"), "k-123");
+    rt_free(&t);
+    json_decref(values);
+    /* /validate mode: placeholders, no error */
+    struct render_settings s = {.placeholder_secrets = true};
+    struct rt_in pin = {.spec = spec, .settings = &s};
+    CHECK_INT(rt_render(&t, &pin), 0);
+    CHECK_STR(rt_env(t.config, "B"), "<secret>");
+    rt_free(&t);
+}
+
+static void fact_needs(void)
+{
+    const char *spec = "image: {name: \"x:1\"}\ndevices: [{path: /dev/fuse}]\n"
+                       "env: {N: \"$E:NODE\", M: plain}\n"
+                       "resources: {gpu: {count: 2, sharing: mps}}\n";
+    struct render_request *req = NULL;
+    struct err err;
+    err_init(&err);
+    CHECK_INT(render_request_parse(spec, strlen(spec), RENDER_FMT_AUTO, NULL, &req, &err), 0);
+    json_t *needs = render_request_fact_needs(req, &err);
+    CHECK(rt_has_str(json_object_get(needs, "devices"), "/dev/fuse"));
+    CHECK(rt_has_str(json_object_get(needs, "devices"), "/dev/nvidia1"));
+    CHECK(rt_has_str(json_object_get(needs, "dirs"), "/tmp/nvidia-mps"));
+    CHECK(rt_has_str(json_object_get(needs, "env"), "NODE"));
+    CHECK(rt_has_str(json_object_get(needs, "cdi_kinds"), "nvidia.com/gpu"));
+    CHECK_INT(json_array_size(json_object_get(needs, "env")), 1);
+    json_decref(needs);
+    render_request_free(req);
+}
+
+RT_MAIN(TEST(core_schema_scalars), TEST(yaml_loader_marks_and_plainness),
+        TEST(yaml_plain_scalars_take_field_types), TEST(schema_reports_every_problem_with_paths),
+        TEST(deployment_rules), TEST(image_references), TEST(network_mode_forms),
+        TEST(request_selection_and_identity), TEST(envelope_forms), TEST(secret_reference_grammar),
+        TEST(secret_values_are_inputs), TEST(fact_needs))
