@@ -69,6 +69,41 @@ int jsonx_u64_get(const json_t *v, uint64_t *out)
     return 0;
 }
 
+bool jsonx_equal(const json_t *a, const json_t *b)
+{
+    const json_t *da = box_digits(a), *db = box_digits(b);
+    if (da || db) {
+        return da && db && strcmp(json_string_value(da), json_string_value(db)) == 0;
+    }
+    if (json_is_object(a) && json_is_object(b)) {
+        if (json_object_size(a) != json_object_size(b)) {
+            return false;
+        }
+        const char *key;
+        size_t key_len;
+        json_t *member;
+        json_object_keylen_foreach((json_t *)(uintptr_t)a, key, key_len, member)
+        {
+            if (!jsonx_equal(member, json_object_getn(b, key, key_len))) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b)) {
+            return false;
+        }
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            if (!jsonx_equal(json_array_get(a, i), json_array_get(b, i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+    return json_equal(a, b);
+}
+
 /* ---- output ---------------------------------------------------------------------------- */
 
 static int dump_string(struct sbuf *b, const char *s, size_t n)

@@ -40,8 +40,8 @@ char *jsonx_dump(const json_t *v, unsigned flags, size_t *len) WARN_UNUSED;
  * Always rejects duplicate keys and "\u0000" in strings. */
 json_t *jsonx_loadb(const char *buf, size_t len, json_error_t *error) WARN_UNUSED;
 
-/* Deep equality that also compares u64 boxes (json_equal does too: boxes are objects). */
-#define jsonx_equal json_equal
+/* Deep equality that understands u64 boxes (json_equal cannot see their NUL-prefixed key). */
+bool jsonx_equal(const json_t *a, const json_t *b);
 
 /* Return *p and set *p to NULL: hand a local reference to a stealing call. */
 static inline json_t *jsonx_steal(json_t **p)

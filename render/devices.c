@@ -159,17 +159,19 @@ static int spec_devices(struct rctx *c)
         if (c->privileged || type[0] == 'p') {
             continue;
         }
-        char access[4] = "";
+        char access[4];
+        size_t n = 0;
         const json_t *rd = json_object_get(d, "read"), *wr = json_object_get(d, "write");
         if (!rd || json_is_true(rd)) {
-            strcat(access, "r");
+            access[n++] = 'r';
         }
         if (!wr || json_is_true(wr)) {
-            strcat(access, "w");
+            access[n++] = 'w';
         }
         if (json_is_true(json_object_get(d, "mknod"))) {
-            strcat(access, "m");
+            access[n++] = 'm';
         }
+        access[n] = '\0';
         if (add_rule(c, type, major, minor, access[0] ? access : "rw")) {
             return -1;
         }

@@ -212,7 +212,9 @@ static json_t *render_annotations(struct rctx *c)
     {
         keys[i++] = k;
     }
-    qsort(keys, n, sizeof(*keys), cmp_strings);
+    if (n) {
+        qsort(keys, n, sizeof(*keys), cmp_strings);
+    }
     for (i = 0; i < n; i++) {
         if (!*keys[i]) {
             free(keys);

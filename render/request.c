@@ -318,9 +318,21 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
         }
         req->service = json_object_get(services, service);
         if (!req->service) {
+            char names[256] = "";
+            size_t n = 0;
+            const char *name;
+            json_t *svc;
+            json_object_foreach(services, name, svc)
+            {
+                int w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", name);
+                if (w < 0 || (size_t)w >= sizeof(names) - n) {
+                    break;
+                }
+                n += (size_t)w;
+            }
             return err_set(err, ERR_SPEC_INVALID, "service",
-                           "unknown service '%s' (the deployment defines %zu)", service,
-                           json_object_size(services));
+                           "unknown service '%s' (the deployment defines: %s)", service,
+                           n ? names : "no services");
         }
     } else {
         req->service = req->spec;
@@ -492,13 +504,13 @@ int render_request_parse(const char *body, size_t len, enum render_format fmt,
     json_t *host = json_object_get(envelope, "host");
     json_t *image = json_object_get(envelope, "image_config");
     req->host = p->host ? norm_override(&request_host_type, p->host, "host", err)
-                        : json_incref(host ? host : json_object());
+                        : (host ? json_incref(host) : json_object());
     req->image_config = p->image_config
                             ? norm_override(&request_image_config_type, p->image_config,
                                             "image_config", err)
                             : json_incref(image);
     json_t *options = json_object_get(envelope, "options");
-    req->options = json_incref(options ? options : json_object());
+    req->options = options ? json_incref(options) : json_object();
     if (!req->host || (p->image_config && !req->image_config) || !req->options) {
         if (!err_is_set(err)) {
             err_nomem(err);

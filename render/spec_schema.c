@@ -258,8 +258,7 @@ bool spec_valid_image_ref(const char *ref)
     if (slash) {
         size_t n = (size_t)(slash - p);
         bool is_domain = memchr(p, '.', n) || memchr(p, ':', n) ||
-                         (n == 9 && memcmp(p, "localhost", 9) == 0) ||
-                         !valid_path_component(p, n);
+                         (n == 9 && memcmp(p, "localhost", 9) == 0);
         if (is_domain) {
             if (!valid_domain(p, n)) {
                 return false;

@@ -12,7 +12,7 @@
 static char queue_dir[256];
 static int queued;
 
-static void queue_for_validation(const char *text)
+void rt_queue_for_validation(const char *text)
 {
     if (!queue_dir[0]) {
         snprintf(queue_dir, sizeof(queue_dir), "/tmp/ocirender-rtest-XXXXXX");
@@ -75,7 +75,7 @@ int rt_render(struct rt *t, const struct rt_in *in)
         t->warnings = res.warnings;
         t->files = res.files;
         t->text = jsonx_dump(t->config, JSONX_PRETTY, NULL);
-        queue_for_validation(t->text);
+        rt_queue_for_validation(t->text);
         t->rc = 0;
     }
     render_request_free(req);

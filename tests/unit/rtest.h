@@ -59,6 +59,9 @@ bool rt_has_warning(const struct rt *t, const char *code);
 const char *rt_err_path(const struct rt *t);
 const char *rt_err_msg(const struct rt *t);
 
+/* Queue a config text for the end-of-program validate-oci run. */
+void rt_queue_for_validation(const char *text);
+
 /* Validate queued documents; returns the harness exit code to use. */
 int rt_finish(int harness_rc);
 

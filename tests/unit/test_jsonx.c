@@ -28,7 +28,10 @@ static void u64_values_round_trip_exactly(void)
     json_error_t je;
     json_t *back = jsonx_loadb(text, len, &je);
     CHECK(back != NULL);
-    CHECK(json_equal(doc, back));
+    CHECK(jsonx_equal(doc, back));
+    json_t *other = jsonx_u64_new(UINT64_MAX - 2);
+    CHECK(!jsonx_equal(json_object_get(doc, "big"), other));
+    json_decref(other);
     char *again = jsonx_dump(back, JSONX_COMPACT, NULL);
     CHECK_STR(again, text);
     free(again);

@@ -1,0 +1,216 @@
+/*
+ * Golden test driver: renders one case directory and compares the exact bytes with
+ * expected.json (the config) and expected-extras.json (warnings and bundle files), renders
+ * again to prove the output is byte-identical, and queues the config for validate-oci.
+ *
+ * A case directory holds:
+ *   spec            first line: a spec file path relative to the repository (e.g. examples/...)
+ *   spec.yaml|json  or the spec itself
+ *   params          optional key=value lines: service, replica, role, node_id, hostname,
+ *                   host_network, scope
+ *   host.json options.json image_config.json container.json   optional envelope members
+ *   secrets.json    optional secret values {"$S:ref": "value"}
+ *   settings        optional key=value lines: cgroup_parent
+ * Set OCIRENDER_UPDATE_GOLDEN=1 to (re)write the expected files.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/jsonx.h"
+#include "render/render.h"
+#include "tests/unit/rtest.h"
+
+static char case_dir[1024];
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[2048];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) {
+        buf[n] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+static void spit(const char *name, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof(path), "%s/%s", case_dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static char *spec_text(void)
+{
+    char *ref = slurp(case_dir, "spec");
+    if (ref) {
+        ref[strcspn(ref, "\n")] = '\0';
+        char *text = slurp(OCIRENDER_SOURCE_DIR, ref);
+        free(ref);
+        return text;
+    }
+    char *t = slurp(case_dir, "spec.yaml");
+    return t ? t : slurp(case_dir, "spec.json");
+}
+
+/* key=value lines into a JSON object (missing file: empty object). */
+static json_t *kv_file(const char *name)
+{
+    json_t *out = json_object();
+    char *text = slurp(case_dir, name);
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
+        char *eq = strchr(line, '=');
+        if (eq) {
+            *eq = '\0';
+            json_object_set_new(out, line, json_string(eq + 1));
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return out;
+}
+
+static char *build_body(char *spec)
+{
+    static const char *const members[][2] = {{"host.json", "host"},
+                                             {"options.json", "options"},
+                                             {"image_config.json", "image_config"},
+                                             {"container.json", "container"}};
+    json_t *env = NULL;
+    for (size_t i = 0; i < 4; i++) {
+        char *text = slurp(case_dir, members[i][0]);
+        if (!text) {
+            continue;
+        }
+        if (!env) {
+            env = json_pack("{s:s}", "spec", spec);
+        }
+        json_error_t je;
+        json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+        free(text);
+        CHECK(v != NULL);
+        json_object_set_new(env, members[i][1], v);
+    }
+    if (!env) {
+        return strdup(spec);
+    }
+    char *body = json_dumps(env, 0);
+    json_decref(env);
+    return body;
+}
+
+static int render_once(const char *body, json_t *secrets, char **config, char **extras,
+                       struct err *err)
+{
+    json_t *params = kv_file("params");
+    json_t *settings = kv_file("settings");
+    struct render_params p = {.service = jsonx_get_str(params, "service"),
+                              .replica = jsonx_get_str(params, "replica"),
+                              .role = jsonx_get_str(params, "role"),
+                              .node_id = jsonx_get_str(params, "node_id"),
+                              .hostname = jsonx_get_str(params, "hostname"),
+                              .host_network = jsonx_get_str(params, "host_network"),
+                              .scope = jsonx_get_str(params, "scope")};
+    struct render_settings s = {.default_cgroup_parent = jsonx_get_str(settings, "cgroup_parent")};
+    struct render_request *req = NULL;
+    struct render_result res = {0};
+    int rc = render_request_parse(body, strlen(body), RENDER_FMT_AUTO, &p, &req, err);
+    if (rc == 0) {
+        rc = render_execute(req, &s, secrets, &res, err);
+    }
+    if (rc == 0) {
+        *config = jsonx_dump(res.config, JSONX_PRETTY, NULL);
+        json_t *ex = json_pack("{s:O, s:O}", "warnings", res.warnings, "files", res.files);
+        *extras = jsonx_dump(ex, JSONX_PRETTY, NULL);
+        json_decref(ex);
+    }
+    render_result_release(&res);
+    render_request_free(req);
+    json_decref(params);
+    json_decref(settings);
+    return rc;
+}
+
+static void golden_case(void)
+{
+    char *spec = spec_text();
+    CHECK(spec != NULL);
+    if (!spec) {
+        return;
+    }
+    char *body = build_body(spec);
+    char *secrets_text = slurp(case_dir, "secrets.json");
+    json_t *secrets = secrets_text ? json_loads(secrets_text, 0, NULL) : NULL;
+    char *c1 = NULL, *e1 = NULL, *c2 = NULL, *e2 = NULL;
+    struct err err;
+    err_init(&err);
+    int rc = render_once(body, secrets, &c1, &e1, &err);
+    if (rc) {
+        fprintf(stderr, "  render failed: %s: %s\n", err_path(&err), err_message(&err));
+    }
+    CHECK_INT(rc, 0);
+    if (rc == 0) {
+        err_init(&err);
+        CHECK_INT(render_once(body, secrets, &c2, &e2, &err), 0);
+        CHECK_STR(c1, c2); /* deterministic: byte-identical on a second render */
+        CHECK_STR(e1, e2);
+        if (getenv("OCIRENDER_UPDATE_GOLDEN")) {
+            spit("expected.json", c1);
+            spit("expected-extras.json", e1);
+        }
+        char *want = slurp(case_dir, "expected.json");
+        char *want_extras = slurp(case_dir, "expected-extras.json");
+        CHECK_STR(c1, want);
+        CHECK_STR(e1, want_extras);
+        json_error_t je;
+        json_t *doc = c1 ? jsonx_loadb(c1, strlen(c1), &je) : NULL;
+        CHECK(doc != NULL);
+        json_decref(doc);
+        free(want);
+        free(want_extras);
+        if (c1) {
+            rt_queue_for_validation(c1);
+        }
+    }
+    free(c1);
+    free(e1);
+    free(c2);
+    free(e2);
+    json_decref(secrets);
+    free(secrets_text);
+    free(body);
+    free(spec);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: golden CASE_DIR\n");
+        return 2;
+    }
+    snprintf(case_dir, sizeof(case_dir), "%s", argv[1]);
+    static const struct test_case cases[] = {{"golden", golden_case}};
+    return rt_finish(harness_main(cases, 1));
+}
