@@ -25,6 +25,9 @@ bool str_eq_nocase(const char *a, const char *b);
 char *str_dup(const char *s);
 char *str_ndup(const char *s, size_t n);
 
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+bool str_valid_utf8(const char *s, size_t n);
+
 /* Constant-time comparison of two byte strings (lengths leak, contents do not). */
 bool str_eq_consttime(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -113,16 +113,33 @@ static size_t tree_depth(const json_t *v, size_t limit, size_t *nodes)
     return 0;
 }
 
+/* jansson sometimes reports an allocation failure as a syntax error ("string or '}'
+ * expected"). A genuine syntax error repeats identically on a second parse; only bad input
+ * pays for that second parse. */
+static bool json_error_is_real(const char *buf, size_t len, const json_error_t *first)
+{
+    if (json_error_code(first) == json_error_out_of_memory || first->text[0] == '\0') {
+        return false;
+    }
+    json_error_t again;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &again);
+    if (root) {
+        json_decref(root);
+        return false;
+    }
+    return strcmp(again.text, first->text) == 0 && again.position == first->position;
+}
+
 static int doc_parse_json(const char *buf, size_t len, struct doc *out, struct err *err)
 {
     json_error_t je;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        char where[64];
-        snprintf(where, sizeof(where), "line %d, column %d", je.line, je.column);
-        if (json_error_code(&je) == json_error_out_of_memory) {
+        if (!json_error_is_real(buf, len, &je)) {
             return err_nomem(err);
         }
+        char where[64];
+        snprintf(where, sizeof(where), "line %d, column %d", je.line, je.column);
         return err_set(err, ERR_SPEC_SYNTAX, where, "JSON syntax error: %s", je.text);
     }
     if (!json_is_object(root)) {

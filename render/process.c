@@ -363,14 +363,15 @@ static int rlimit_index(const char *name)
 /* -1 is unlimited (RLIM_INFINITY, emitted exactly as 18446744073709551615). */
 static json_t *rlimit_value(struct rctx *c, const char *field, long long v)
 {
-    if (v == -1) {
-        return jsonx_u64_new(UINT64_MAX);
-    }
-    if (v < 0) {
+    if (v < -1) {
         rctx_fail(c, field, "%lld is not a valid limit (use -1 for unlimited)", v);
         return NULL;
     }
-    return json_integer(v);
+    json_t *out = v == -1 ? jsonx_u64_new(UINT64_MAX) : json_integer(v);
+    if (!out) {
+        rctx_nomem(c);
+    }
+    return out;
 }
 
 static json_t *render_rlimits(struct rctx *c)

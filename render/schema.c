@@ -510,6 +510,11 @@ json_t *walk_norm(struct walk *w, const struct stype *t, const json_t *in)
     case SK_TAGGED: out = norm_tagged(w, t, in); break;
     case SK_CUSTOM: out = t->norm(w, t, in); break;
     }
+    if (!out && !w->failed) {
+        /* A normalizer that returns nothing without reporting a problem ran out of memory:
+         * never let that silently drop a field. */
+        walk_oom(w);
+    }
     if (out && !w->failed && t->finish) {
         const json_t *saved = w->current;
         w->current = in;

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "common/limits.h"
+#include "common/strutil.h"
 #include "render/internal.h"
 
 struct yframe {
@@ -134,9 +135,12 @@ static int on_scalar(struct yload *y, const yaml_event_t *ev)
     if (memchr(text, '\0', len)) {
         return yerr(y, &ev->start_mark, ERR_SPEC_SYNTAX, "NUL characters are not allowed");
     }
-    json_t *s = json_stringn(text, len);
-    if (!s) {
+    if (!str_valid_utf8(text, len)) {
         return yerr(y, &ev->start_mark, ERR_SPEC_SYNTAX, "invalid UTF-8 in a scalar");
+    }
+    json_t *s = json_stringn_nocheck(text, len);
+    if (!s) {
+        return err_nomem(y->err);
     }
     bool str_tag = tag && core_tag((const char *)tag, "str");
     bool plain = !str_tag && (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ||

@@ -1,0 +1,155 @@
+/*
+ * Allocation-failure sweep (jansson's test_chaos idea): for each golden case, fail the Nth
+ * jansson allocation for N = 1, 2, ... until a render succeeds. Every failing run must end in
+ * a clean error (never a crash, and under ASan never a leak), and the successful run must
+ * produce the expected bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "render/render.h"
+#include "tests/harness.h"
+
+static long fail_at = -1;
+static long calls;
+
+static void *chaos_malloc(size_t n)
+{
+    if (fail_at >= 0 && ++calls == fail_at) {
+        return NULL;
+    }
+    return malloc(n);
+}
+
+static void chaos_free(void *p)
+{
+    free(p);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    if (buf) {
+        buf[got] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Specs that render (from files), an envelope exercising facts, CDI and users, and a spec
+ * whose own error is the expected end. */
+static const char *const specs[] = {"examples/gpu.yaml", "examples/web.yaml",
+                                    "examples/privileged.yaml", "tests/corpus/bad/wrong-types.yaml"};
+
+static const char envelope[] =
+    "{\"spec\": {\"image\": {\"name\": \"x:1\"}, \"user\": \"app\", \"env\": {\"A\": \"$E:A\"},"
+    " \"resources\": {\"gpu\": {\"count\": 1}}, \"devices\": [{\"path\": \"/dev/fuse\"}],"
+    " \"dns\": [\"10.0.0.1\"], \"ulimits\": {\"nofile\": {\"soft\": -1}}},"
+    " \"host\": {\"env\": {\"A\": \"a\"}, \"rootfs\": {\"passwd\": \"app:x:5:6::/:/bin/sh\\n\","
+    " \"group\": \"g:x:7:app\\n\"}, \"devices\": [{\"path\": \"/dev/fuse\", \"type\": \"c\","
+    " \"major\": 10, \"minor\": 229}, {\"path\": \"/dev/nvidia0\", \"type\": \"c\", \"major\": 195,"
+    " \"minor\": 0}], \"cdi\": [{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\","
+    " \"devices\": [{\"name\": \"0\", \"containerEdits\": {\"deviceNodes\": [{\"path\":"
+    " \"/dev/nvidia0\"}], \"env\": [\"V=0\"], \"hooks\": [{\"hookName\": \"poststop\","
+    " \"path\": \"/bin/true\"}]}}]}]}, \"options\": {\"env\": [[\"B\", \"b\"]],"
+    " \"bundle_dir\": \"/b\"}}";
+
+/* The text of a render without injected failures (NULL when the spec itself is invalid). */
+static char *render_text(const char *body, const json_t *values)
+{
+    struct err err;
+    err_init(&err);
+    struct render_request *req = NULL;
+    struct render_result res = {0};
+    char *text = NULL;
+    if (render_request_parse(body, strlen(body), RENDER_FMT_AUTO, NULL, &req, &err) == 0 &&
+        render_execute(req, NULL, values, &res, &err) == 0) {
+        text = jsonx_dump(res.config, JSONX_PRETTY, NULL);
+    }
+    render_result_release(&res);
+    render_request_free(req);
+    return text;
+}
+
+/* Fail allocation 1, 2, ... of one render of `body` until a render completes. */
+static void sweep_one(const char *name, const char *body, bool own_error_expected)
+{
+    json_t *values = json_pack("{s:s}", "$S:db/password", "x");
+    char *reference = render_text(body, values);
+    bool ok = false;
+    long n;
+    int nomem = 0;
+    for (n = 1; n < 100000 && !ok; n++) {
+        struct err err;
+        err_init(&err);
+        struct render_request *req = NULL;
+        struct render_result res = {0};
+        calls = 0;
+        fail_at = n;
+        int rc = render_request_parse(body, strlen(body), RENDER_FMT_AUTO, NULL, &req, &err);
+        if (rc == 0) {
+            rc = render_execute(req, NULL, values, &res, &err);
+        }
+        char *text = rc == 0 ? jsonx_dump(res.config, JSONX_PRETTY, NULL) : NULL;
+        fail_at = -1;
+        if (rc == 0) {
+            /* A failed allocation may be absorbed only if the output is still exactly right. */
+            if (!text || !reference || strcmp(text, reference) != 0) {
+                fprintf(stderr, "  %s: allocation %ld failed but the render succeeded with %s\n",
+                        name, n, text ? "different output" : "no output");
+                CHECK(false);
+            }
+            ok = calls < n; /* finished without reaching the failing allocation */
+            CHECK(!own_error_expected);
+        } else if (err.code == ERR_NOMEM) {
+            nomem++;
+        } else if (own_error_expected && calls < n) {
+            ok = true; /* the spec's own error, reached without a failed allocation */
+        } else {
+            fprintf(stderr, "  %s: failing allocation %ld reported as %s: %s\n", name, n,
+                    err_code_name(err.code), err_message(&err));
+            CHECK(false);
+            ok = true;
+        }
+        free(text);
+        render_result_release(&res);
+        render_request_free(req);
+    }
+    printf("# %s: %ld allocation points, %d reported out of memory\n", name, n - 1, nomem);
+    CHECK(ok);
+    CHECK(nomem > 0);
+    json_decref(values);
+    free(reference);
+}
+
+static void sweep(void)
+{
+    sweep_one("envelope", envelope, false);
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", OCIRENDER_SOURCE_DIR, specs[s]);
+        char *body = slurp(path);
+        CHECK(body != NULL);
+        if (body) {
+            sweep_one(specs[s], body, strstr(specs[s], "corpus") != NULL);
+        }
+        free(body);
+    }
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(chaos_malloc, chaos_free);
+    static const struct test_case cases[] = {{"allocation_failure_sweep", sweep}};
+    return harness_main(cases, 1);
+}
