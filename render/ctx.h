@@ -27,6 +27,8 @@ struct rctx {
     bool rootless;
     int cgroup_version;
     uint32_t uid, gid;
+    json_t *caps;            /* the bounding capability set (new reference) */
+    bool seccomp_unconfined; /* security_opt seccomp=unconfined */
 
     /* Output under construction (new references, freed by render_execute). */
     json_t *warnings;
@@ -66,6 +68,9 @@ int render_devices(struct rctx *c);
 json_t *render_linux(struct rctx *c);
 int render_hooks_and_cdi_extras(struct rctx *c);
 
+/* The default seccomp profile (seccomp.c): NULL without error when there is none. */
+json_t *render_seccomp(struct rctx *c, const json_t *caps, bool unconfined);
+
 /* Baked-in GPU device paths for a vendor (devices.c). -1 on OOM. */
 int render_gpu_candidates(const char *vendor, unsigned count, json_t *out);
 
@@ -76,6 +81,8 @@ int env_set_default(struct rctx *c, const char *key, const char *value);
 /* User database (userdb.c): /etc/passwd and /etc/group text from host.rootfs. */
 struct userdb_user {
     uint32_t uid, gid;
+    json_t *caps;            /* the bounding capability set (new reference) */
+    bool seccomp_unconfined; /* security_opt seccomp=unconfined */
     char name[256];
 };
 int userdb_find_user(const char *passwd, const char *name, const uint32_t *uid,

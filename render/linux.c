@@ -395,7 +395,16 @@ json_t *render_linux(struct rctx *c)
     if (!rc && json_array_size(c->devices)) {
         rc = json_object_set(lnx, "devices", c->devices) ? rctx_nomem(c) : 0;
     }
-    rc = rc || sysctls(c, lnx) || set_new(c, lnx, "rootfsPropagation", json_string("private")) ||
+    rc = rc || sysctls(c, lnx);
+    if (!rc) {
+        json_t *seccomp = render_seccomp(c, c->caps, c->seccomp_unconfined);
+        if (seccomp) {
+            rc = set_new(c, lnx, "seccomp", seccomp);
+        } else {
+            rc = err_is_set(c->err);
+        }
+    }
+    rc = rc || set_new(c, lnx, "rootfsPropagation", json_string("private")) ||
          masked_paths(c, lnx);
     if (!rc && json_object_update(lnx, c->linux_extra)) {
         rc = rctx_nomem(c);

@@ -116,7 +116,7 @@ static json_t *render_capabilities(struct rctx *c, bool *added_any)
     }
     json_t *caps = json_pack("{s:O, s:O, s:[], s:O, s:[]}", "bounding", set, "effective", set,
                              "inheritable", "permitted", set, "ambient");
-    json_decref(set);
+    c->caps = set; /* kept for the seccomp profile */
     if (!caps) {
         rctx_nomem(c);
     }
@@ -478,7 +478,12 @@ static int parse_security_opt(struct rctx *c, struct security *s)
                    strcmp(o, "no-new-privileges=false") == 0) {
             s->nnp = 0;
         } else if (strcmp(o, "seccomp=unconfined") == 0 || strcmp(o, "seccomp:unconfined") == 0) {
-            /* ocirender emits no seccomp profile, so this is already the case. */
+            c->seccomp_unconfined = true;
+        } else if (str_has_prefix(o, "seccomp=") || str_has_prefix(o, "seccomp:")) {
+            return rctx_fail(c, f,
+                             "custom seccomp profiles are not supported ('%s'): use the default "
+                             "profile or seccomp=unconfined",
+                             o);
         } else if (str_has_prefix(o, "apparmor=") || str_has_prefix(o, "apparmor:")) {
             s->apparmor = o + 9;
             if (!*s->apparmor) {

@@ -124,6 +124,7 @@ static void rctx_release(struct rctx *c)
     json_decref(c->additional_gids);
     json_decref(c->hooks);
     json_decref(c->linux_extra);
+    json_decref(c->caps);
 }
 
 static bool valid_hostname(const char *h)

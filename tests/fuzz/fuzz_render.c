@@ -1,0 +1,46 @@
+/*
+ * libFuzzer target: any bytes as a request body (plain spec or envelope, YAML or JSON) through
+ * parse, secret-reference listing, render (placeholder secrets) and exact output.
+ * Build: tests/fuzz/run.sh (clang -fsanitize=fuzzer,address,undefined).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "common/jsonx.h"
+#include "render/render.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct err err;
+    err_init(&err);
+    struct render_request *req = NULL;
+    if (render_request_parse((const char *)data, size, RENDER_FMT_AUTO, NULL, &req, &err) == 0) {
+        struct render_secret_refs refs;
+        if (render_request_secret_refs(req, &refs, &err) == 0) {
+            render_secret_refs_release(&refs);
+        }
+        json_t *needs = render_request_fact_needs(req, &err);
+        json_decref(needs);
+        struct render_settings s = {.placeholder_secrets = true, .default_cgroup_parent = "/f"};
+        struct render_result res = {0};
+        if (render_execute(req, &s, NULL, &res, &err) == 0) {
+            size_t len;
+            char *text = jsonx_dump(res.config, JSONX_PRETTY, &len);
+            if (text) {
+                json_error_t je;
+                json_t *back = jsonx_loadb(text, len, &je);
+                if (!back || !jsonx_equal(back, res.config)) {
+                    abort(); /* our own output must read back to the same document */
+                }
+                json_decref(back);
+                free(text);
+            }
+            render_result_release(&res);
+        }
+        render_request_free(req);
+    }
+    return 0;
+}
