@@ -30,8 +30,16 @@ test: deps-test build build-asan
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 	$(SAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
 
+# ocirenderd on 127.0.0.1:8080 with the file secrets provider over a 0600 copy of
+# examples/secrets.json (git does not keep 0600; the provider refuses readable files), no auth.
 run: build
-	./$(BUILD_DIR)/ocirender render examples/web.yaml
+	install -m 0600 examples/secrets.json $(BUILD_DIR)/secrets.json
+	@echo "Starting ocirenderd on http://127.0.0.1:8080 (Ctrl-C stops it). In another terminal:"
+	@echo
+	@echo "  curl --data-binary @examples/web.yaml http://127.0.0.1:8080/render"
+	@echo
+	exec ./$(BUILD_DIR)/ocirenderd --listen 127.0.0.1:8080 --secrets file \
+		--secrets-file $(BUILD_DIR)/secrets.json
 
 bench: deps-test build
 	bench/run

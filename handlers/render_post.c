@@ -1,0 +1,138 @@
+/*
+ * POST /render (contract 3, 4): parse the request, list its secret references, check the
+ * caller's scopes, resolve the secrets, render, and answer config.json or the envelope.
+ */
+#include "handlers/handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/digest.h"
+#include "common/jsonx.h"
+#include "common/sbuf.h"
+#include "secrets/secrets.h"
+
+/* Free text that may contain secret values. */
+static void free_wiped(char *text, size_t len)
+{
+    if (text) {
+        mem_wipe(text, len);
+        free(text);
+    }
+}
+
+/* The envelope around the config; the digest is of the pretty config text. Steals `list`. */
+static char *envelope_text(const struct render_result *res, const char *pretty, size_t pretty_len,
+                           json_t *list, bool compact, size_t *len)
+{
+    char hex[65], digest[80];
+    if (digest_sha256_hex(pretty, pretty_len, hex)) {
+        json_decref(list);
+        return NULL;
+    }
+    snprintf(digest, sizeof(digest), "sha256:%s", hex);
+    json_t *env = render_envelope_new(res, digest, list);
+    char *text = env ? jsonx_dump(env, compact ? JSONX_COMPACT : JSONX_PRETTY, len) : NULL;
+    json_decref(env);
+    return text;
+}
+
+/* Body of a successful render. The text holds secret values: wiped when released. */
+static char *response_text(const struct render_result *res, const struct render_query *q,
+                           json_t *list, size_t *len)
+{
+    size_t pretty_len = 0;
+    char *pretty = jsonx_dump(res->config, JSONX_PRETTY, &pretty_len);
+    if (!pretty) {
+        json_decref(list);
+        return NULL;
+    }
+    if (!q->envelope && !q->compact) {
+        json_decref(list);
+        *len = pretty_len;
+        return pretty;
+    }
+    char *text;
+    if (q->envelope) {
+        text = envelope_text(res, pretty, pretty_len, list, q->compact, len);
+    } else {
+        json_decref(list);
+        text = jsonx_dump(res->config, JSONX_COMPACT, len);
+    }
+    free_wiped(pretty, pretty_len);
+    return text;
+}
+
+/* 200 with `body` (taken over), its ETag and the warning count. */
+static int reply_ok(struct http_resp *resp, char *body, size_t len, const char *etag_hex,
+                    unsigned warnings)
+{
+    http_resp_release(resp);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->body = body;
+    resp->body_len = len;
+    resp->body_secret = true;
+    resp->warnings = warnings;
+    if (http_resp_set_header(resp, "ETag", "\"sha256-%s\"", etag_hex) ||
+        http_resp_set_header(resp, "Ocirender-Warnings", "%u", warnings)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int reply_rendered(struct http_resp *resp, const struct render_result *res,
+                          const struct render_query *q, json_t *list, char etag_hex[65])
+{
+    size_t len = 0;
+    char *body = response_text(res, q, list, &len);
+    if (!body || digest_sha256_hex(body, len, etag_hex)) {
+        free_wiped(body, len);
+        return http_reply_error(resp, ERR_NOMEM, NULL, "out of memory rendering the response");
+    }
+    return reply_ok(resp, body, len, etag_hex, (unsigned)json_array_size(res->warnings));
+}
+
+/* Parse, check scopes, resolve the secrets, render, answer. */
+static int render_and_reply(const struct http_req *req, struct http_resp *resp,
+                            struct handler_app *app, enum render_format fmt,
+                            const struct render_query *q)
+{
+    struct err err;
+    err_init(&err);
+    struct render_request *rr = NULL;
+    struct render_secret_refs refs = {0};
+    struct render_result res = {0};
+    json_t *values = NULL, *list = NULL;
+    char etag_hex[65];
+    int rc;
+    if (render_request_parse(req->body ? req->body : "", req->body_len, fmt, &q->params, &rr,
+                             &err) ||
+        render_request_secret_refs(rr, &refs, &err) ||
+        handler_check_scopes(req, render_request_scope(rr), &refs, &err) ||
+        secrets_resolve(app->secrets, &refs, &values, &list, &err) ||
+        render_execute(rr, &app->settings, values, &res, &err)) {
+        rc = http_reply_problem(resp, &err);
+    } else {
+        rc = reply_rendered(resp, &res, q, jsonx_steal(&list), etag_hex);
+    }
+    json_decref(list);
+    secrets_values_free(values);
+    render_result_release(&res);
+    render_secret_refs_release(&refs);
+    render_request_free(rr);
+    return rc;
+}
+
+int handler_render_post(const struct http_req *req, struct http_resp *resp, struct handler_app *app)
+{
+    struct err err;
+    err_init(&err);
+    enum render_format fmt;
+    struct render_query q;
+    if (http_body_format(req->content_type, &fmt, &err) || http_render_query(req, &q, &err)) {
+        return http_reply_problem(resp, &err);
+    }
+    return render_and_reply(req, resp, app, fmt, &q);
+}

@@ -1,0 +1,677 @@
+#include "server/httpd.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "common/jsonx.h"
+#include "common/sbuf.h"
+#include "common/strutil.h"
+#include "handlers/handlers.h"
+#include "server/auth.h"
+#include "server/log.h"
+#include "server/metrics.h"
+
+#define QUERY_PARAMS_MAX 32
+#define LOG_PATH_MAX     256
+#define TLS_PRIORITIES   "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+struct httpd {
+    struct MHD_Daemon *daemon;
+    struct httpd_options o;
+    atomic_uint_least64_t next_id;
+    char id_prefix[17];
+    atomic_bool started;    /* libmicrohttpd messages before this are start-up errors */
+    MHD_socket quiesced_fd; /* the listening socket handed back by MHD_quiesce_daemon */
+};
+
+/* Everything one request needs between its first and its completion callback. */
+struct request_state {
+    struct httpd *h;
+    struct timespec start;
+    const struct route *route;
+    size_t route_label;
+    struct sbuf body;
+    bool buffering;
+    bool body_failed; /* out of memory while buffering */
+    bool too_large;
+    size_t received;
+    struct auth_table *tokens; /* reference held while the request runs */
+    const struct auth_token *grant;
+    int status; /* 0 until a response is queued */
+    size_t bytes;
+    unsigned warnings;
+    const char *error_name;
+    char method[16];
+    char path[LOG_PATH_MAX];
+    char client[64];
+    char request_id[129];
+};
+
+static const char canned_500[] =
+    "{\n  \"type\": \"urn:ocirender:problem:internal\",\n  \"title\": \"Internal error\",\n"
+    "  \"status\": 500,\n  \"detail\": \"the response could not be built\",\n"
+    "  \"code\": \"INTERNAL\",\n  \"errors\": []\n}\n";
+
+const char *httpd_library_version(void)
+{
+    static char text[48];
+    if (!text[0]) {
+        snprintf(text, sizeof(text), "libmicrohttpd %s", MHD_get_version());
+    }
+    return text;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* ---- responses ---------------------------------------------------------------------------- */
+
+/* Free callback for bodies holding secret values (NUL-terminated text, see http_resp). */
+static void free_wiped(void *body)
+{
+    mem_wipe(body, strlen(body));
+    free(body);
+}
+
+/* Hand the body to libmicrohttpd (which frees it once sent); NULL when out of memory. */
+static struct MHD_Response *mhd_response_new(struct http_resp *resp)
+{
+    struct MHD_Response *r;
+    if (!resp->body) {
+        return MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_MUST_COPY);
+    }
+    if (resp->body_secret) {
+        r = MHD_create_response_from_buffer_with_free_callback_cls(resp->body_len, resp->body,
+                                                                   free_wiped, resp->body);
+    } else {
+        r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+    }
+    if (r) {
+        resp->body = NULL; /* owned by the response now */
+        resp->body_len = 0;
+    }
+    return r;
+}
+
+static bool add_headers(struct MHD_Response *r, const struct request_state *rs,
+                        const struct http_resp *resp)
+{
+    bool ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                      resp->content_type ? resp->content_type
+                                                         : "application/json") == MHD_YES &&
+              MHD_add_response_header(r, "X-Request-Id", rs->request_id) == MHD_YES &&
+              /* Rendered configs hold secret values: no cache may keep them. */
+              MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+    for (unsigned i = 0; ok && i < resp->n_headers; i++) {
+        ok = MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value) == MHD_YES;
+    }
+    if (ok && atomic_load(&rs->h->o.app->draining)) {
+        /* Draining: do not invite another request on this connection. */
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    }
+    return ok;
+}
+
+static enum MHD_Result queue_canned_500(struct request_state *rs, struct MHD_Connection *c)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        sizeof(canned_500) - 1, (void *)(uintptr_t)canned_500, MHD_RESPMEM_MUST_COPY);
+    if (!r) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    MHD_add_response_header(r, "X-Request-Id", rs->request_id);
+    enum MHD_Result q = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+    MHD_destroy_response(r);
+    rs->status = 500;
+    rs->bytes = sizeof(canned_500) - 1;
+    rs->error_name = "INTERNAL";
+    return q;
+}
+
+/* Queue `resp` (built == 0) or the canned 500 (built != 0); releases `resp` either way. */
+static enum MHD_Result respond(struct request_state *rs, struct MHD_Connection *c,
+                               struct http_resp *resp, int built)
+{
+    if (built) {
+        http_resp_release(resp);
+        return queue_canned_500(rs, c);
+    }
+    size_t len = resp->body_len;
+    struct MHD_Response *r = mhd_response_new(resp);
+    if (!r || !add_headers(r, rs, resp)) {
+        if (r) {
+            MHD_destroy_response(r);
+        }
+        http_resp_release(resp);
+        return queue_canned_500(rs, c);
+    }
+    rs->status = resp->status;
+    rs->bytes = len;
+    rs->warnings = resp->warnings;
+    rs->error_name = resp->error_name;
+    enum MHD_Result q = MHD_queue_response(c, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    http_resp_release(resp);
+    return q;
+}
+
+static enum MHD_Result respond_error(struct request_state *rs, struct MHD_Connection *c,
+                                     const struct err *err)
+{
+    struct http_resp resp;
+    http_resp_init(&resp);
+    return respond(rs, c, &resp, http_reply_problem(&resp, err));
+}
+
+/* ---- request start: identity, route, TLS client, token, size and type ---------------------- */
+
+static void request_id_init(struct request_state *rs, struct MHD_Connection *c)
+{
+    const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (http_request_id_valid(given)) {
+        snprintf(rs->request_id, sizeof(rs->request_id), "%s", given);
+        return;
+    }
+    unsigned long long n = atomic_fetch_add(&rs->h->next_id, 1);
+    snprintf(rs->request_id, sizeof(rs->request_id), "%s-%012llx", rs->h->id_prefix, n);
+}
+
+static void client_address(struct MHD_Connection *c, char *out, size_t out_len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, out_len, "?");
+    if (!ci || !ci->client_addr) {
+        return;
+    }
+    const struct sockaddr *sa = ci->client_addr;
+    const void *raw = NULL;
+    if (sa->sa_family == AF_INET) {
+        raw = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    } else if (sa->sa_family == AF_INET6) {
+        raw = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    }
+    if (raw && !inet_ntop(sa->sa_family, raw, out, (socklen_t)out_len)) {
+        snprintf(out, out_len, "?");
+    }
+}
+
+static struct request_state *request_begin(struct httpd *h, struct MHD_Connection *c,
+                                           const char *url, const char *method)
+{
+    struct request_state *rs = calloc(1, sizeof(*rs));
+    if (!rs) {
+        return NULL;
+    }
+    rs->h = h;
+    clock_gettime(CLOCK_MONOTONIC, &rs->start);
+    rs->route_label = metrics_route_none();
+    snprintf(rs->method, sizeof(rs->method), "%s", method);
+    snprintf(rs->path, sizeof(rs->path), "%s", url);
+    client_address(c, rs->client, sizeof(rs->client));
+    request_id_init(rs, c);
+    metrics_request_started(h->o.metrics);
+    return rs;
+}
+
+/* With --tls-client-ca the peer must have presented a certificate that verifies against it. */
+static bool client_certificate_ok(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session) {
+        return false;
+    }
+    gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+    unsigned n_certs = 0;
+    unsigned status = 0;
+    if (!gnutls_certificate_get_peers(session, &n_certs) || n_certs == 0) {
+        return false;
+    }
+    return gnutls_certificate_verify_peers2(session, &status) == GNUTLS_E_SUCCESS && status == 0;
+}
+
+/* Bearer token against the current tokens table; the table reference lives with the request. */
+static int authenticate(struct request_state *rs, struct MHD_Connection *c, struct err *err,
+                        bool *presented)
+{
+    const char *header =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *token;
+    size_t len;
+    *presented = false;
+    if (auth_bearer_token(header, &token, &len)) {
+        return err_set(err, ERR_UNAUTHORIZED, "Authorization",
+                       "a bearer token is required (Authorization: Bearer TOKEN)");
+    }
+    *presented = true;
+    rs->tokens = auth_store_get(rs->h->o.auth);
+    rs->grant = auth_table_find(rs->tokens, token, len);
+    if (!rs->grant) {
+        return err_set(err, ERR_UNAUTHORIZED, "Authorization", "the bearer token is not valid");
+    }
+    return 0;
+}
+
+static enum MHD_Result reply_no_route(struct request_state *rs, struct MHD_Connection *c,
+                                      int status, const char *allow)
+{
+    struct err err;
+    err_init(&err);
+    if (status == 405) {
+        err_set(&err, ERR_METHOD, NULL, "method %s is not allowed on %s (allowed: %s)", rs->method,
+                rs->path, allow);
+    } else {
+        err_set(&err, ERR_NOT_FOUND, NULL, "no such route: %s", rs->path);
+    }
+    struct http_resp resp;
+    http_resp_init(&resp);
+    int built = http_reply_problem(&resp, &err);
+    if (!built && status == 405) {
+        built = http_resp_set_header(&resp, MHD_HTTP_HEADER_ALLOW, "%s", allow);
+    }
+    return respond(rs, c, &resp, built);
+}
+
+static enum MHD_Result reply_unauthenticated(struct request_state *rs, struct MHD_Connection *c,
+                                             const struct err *err, bool presented)
+{
+    struct http_resp resp;
+    http_resp_init(&resp);
+    int built = http_reply_problem(&resp, err);
+    if (!built && presented) {
+        built = http_resp_set_header(&resp, "WWW-Authenticate",
+                                     "Bearer realm=\"ocirender\", error=\"invalid_token\"");
+    }
+    return respond(rs, c, &resp, built);
+}
+
+static enum MHD_Result reply_no_client_certificate(struct request_state *rs,
+                                                   struct MHD_Connection *c)
+{
+    struct err err;
+    err_init(&err);
+    err_set(&err, ERR_FORBIDDEN, NULL,
+            "a client certificate signed by the configured client CA is required");
+    struct http_resp resp;
+    http_resp_init(&resp);
+    int built = http_reply_problem(&resp, &err);
+    http_resp_unset_header(&resp, "WWW-Authenticate"); /* not a bearer-token matter */
+    return respond(rs, c, &resp, built);
+}
+
+/* 413 before reading a byte when Content-Length already says too much. */
+static bool declared_too_large(struct MHD_Connection *c, size_t max)
+{
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n;
+    return cl && str_to_u64(cl, &n) == 0 && n > max;
+}
+
+static int too_large_error(const struct request_state *rs, struct err *err)
+{
+    return err_set(err, ERR_TOO_LARGE, NULL,
+                   "the request body exceeds the limit of %zu bytes (--max-body)",
+                   rs->h->o.max_body);
+}
+
+static enum MHD_Result request_on_headers(struct request_state *rs, struct MHD_Connection *c)
+{
+    struct httpd *h = rs->h;
+    char allow[64];
+    int status = 404;
+    struct err err;
+    err_init(&err);
+    rs->route =
+        routes_lookup(rs->method, rs->path, h->o.bench_route, allow, sizeof(allow), &status);
+    if (!rs->route) {
+        return reply_no_route(rs, c, status, allow);
+    }
+    size_t n_routes;
+    rs->route_label = (size_t)(rs->route - routes_table(&n_routes));
+    if (h->o.tls_client_ca && !client_certificate_ok(c)) {
+        return reply_no_client_certificate(rs, c);
+    }
+    bool presented = false;
+    if ((rs->route->flags & ROUTE_AUTH) && h->o.auth && authenticate(rs, c, &err, &presented)) {
+        return reply_unauthenticated(rs, c, &err, presented);
+    }
+    if (declared_too_large(c, h->o.max_body)) {
+        too_large_error(rs, &err);
+        return respond_error(rs, c, &err);
+    }
+    if (rs->route->flags & ROUTE_BODY) {
+        enum render_format fmt;
+        const char *type =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (http_body_format(type, &fmt, &err)) {
+            return respond_error(rs, c, &err); /* 415 without reading the body */
+        }
+        sbuf_init(&rs->body, h->o.max_body);
+        rs->buffering = true;
+    }
+    return MHD_YES;
+}
+
+/* ---- body ------------------------------------------------------------------------------------ */
+
+/* false: drop the connection (the client keeps sending far past the limit). */
+static bool request_on_body(struct request_state *rs, const char *data, size_t size)
+{
+    size_t max = rs->h->o.max_body;
+    rs->received = size > SIZE_MAX - rs->received ? SIZE_MAX : rs->received + size;
+    if (rs->received > max) {
+        if (!rs->too_large) {
+            rs->too_large = true;
+            sbuf_free_secret(&rs->body); /* stop buffering at once */
+            rs->buffering = false;
+        }
+        return rs->received - max <= HTTPD_BODY_DRAIN_MAX;
+    }
+    if (rs->buffering && !rs->body_failed && sbuf_addn(&rs->body, data, size)) {
+        rs->body_failed = true; /* the builder freed itself */
+        rs->buffering = false;
+    }
+    return true;
+}
+
+/* ---- dispatch -------------------------------------------------------------------------------- */
+
+struct query_collect {
+    struct http_param items[QUERY_PARAMS_MAX];
+    size_t n;
+    bool overflow;
+};
+
+static enum MHD_Result collect_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    struct query_collect *q = cls;
+    if (q->n >= QUERY_PARAMS_MAX) {
+        q->overflow = true;
+        return MHD_NO;
+    }
+    q->items[q->n++] = (struct http_param){key, value};
+    return MHD_YES;
+}
+
+static enum MHD_Result dispatch(struct request_state *rs, struct MHD_Connection *c)
+{
+    struct query_collect q = {.n = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query_arg, &q);
+    struct err err;
+    err_init(&err);
+    if (q.overflow) {
+        err_set(&err, ERR_BAD_REQUEST, NULL, "more than %d query parameters", QUERY_PARAMS_MAX);
+        return respond_error(rs, c, &err);
+    }
+    struct http_req req = {
+        .method = rs->method,
+        .path = rs->path,
+        .query = q.items,
+        .n_query = q.n,
+        .content_type =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
+        .request_id = rs->request_id,
+        .scope_allowed = rs->grant ? auth_token_allows : NULL,
+        .grant = rs->grant,
+    };
+    if (rs->buffering) {
+        req.body = sbuf_str(&rs->body);
+        req.body_len = sbuf_len(&rs->body);
+    }
+    struct http_resp resp;
+    http_resp_init(&resp);
+    int built = rs->route->fn(&req, &resp, rs->h->o.app);
+    return respond(rs, c, &resp, built);
+}
+
+static enum MHD_Result request_on_complete(struct request_state *rs, struct MHD_Connection *c)
+{
+    struct err err;
+    err_init(&err);
+    if (rs->too_large) {
+        too_large_error(rs, &err);
+        return respond_error(rs, c, &err);
+    }
+    if (rs->body_failed) {
+        err_nomem(&err);
+        return respond_error(rs, c, &err);
+    }
+    return dispatch(rs, c);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct request_state *rs = *con_cls;
+    if (!rs) {
+        /* First call: headers only. Early answers (404, 401, 413, 415...) are queued here,
+         * before any body is read; libmicrohttpd then closes the connection after them. */
+        if (!(rs = request_begin(cls, c, url, method))) {
+            return MHD_NO;
+        }
+        *con_cls = rs;
+        return request_on_headers(rs, c);
+    }
+    if (*upload_size) {
+        bool keep = request_on_body(rs, upload, *upload_size);
+        *upload_size = 0;
+        return keep ? MHD_YES : MHD_NO;
+    }
+    return request_on_complete(rs, c);
+}
+
+/* ---- completion: access log, metrics, release ------------------------------------------------ */
+
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK: return NULL;
+    case MHD_REQUEST_TERMINATED_WITH_ERROR: return "error";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED: return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN: return "shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR: return "read_error";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT: return "client_abort";
+    default: return "unknown";
+    }
+}
+
+static void access_log(const struct request_state *rs, double seconds, const char *aborted)
+{
+    enum log_level level = rs->status >= 500 ? LOG_ERROR : aborted ? LOG_WARN : LOG_INFO;
+    if (!log_enabled(level)) {
+        return;
+    }
+    size_t n_routes;
+    const struct route *table = routes_table(&n_routes);
+    json_t *f = json_object();
+    int rc = !f || jsonx_set_str(f, "request_id", rs->request_id) ||
+             jsonx_set_str(f, "method", rs->method) || jsonx_set_str(f, "path", rs->path) ||
+             jsonx_set_str(f, "route",
+                           rs->route_label < n_routes ? table[rs->route_label].name : "none") ||
+             jsonx_set_int(f, "status", rs->status) ||
+             json_object_set_new(f, "duration_ms",
+                                 json_real((double)(long long)(seconds * 1e6) / 1e3)) ||
+             jsonx_set_int(f, "bytes", (long long)rs->bytes) ||
+             jsonx_set_int(f, "warnings", rs->warnings) || jsonx_set_str(f, "client", rs->client) ||
+             (rs->error_name && jsonx_set_str(f, "error", rs->error_name)) ||
+             (aborted && jsonx_set_str(f, "aborted", aborted));
+    if (!rc) {
+        log_event(level, "request", f);
+    }
+    json_decref(f);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    struct request_state *rs = *con_cls;
+    if (!rs) {
+        return;
+    }
+    double seconds = seconds_since(&rs->start);
+    access_log(rs, seconds, termination_name(toe));
+    metrics_request_finished(rs->h->o.metrics, rs->route_label, rs->status, seconds);
+    auth_table_unref(rs->tokens);
+    sbuf_free_secret(&rs->body); /* an envelope body may carry host env values */
+    free(rs);
+    *con_cls = NULL;
+}
+
+/* ---- daemon ---------------------------------------------------------------------------------- */
+
+static void on_mhd_message(void *cls, const char *fmt, va_list ap)
+{
+    const struct httpd *h = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+        msg[--n] = '\0';
+    }
+    /* After start-up these are about single clients (bad requests, timeouts): debug noise. */
+    log_msg(atomic_load(&h->started) ? LOG_DEBUG : LOG_ERROR, "libmicrohttpd", "%s", msg);
+}
+
+static void id_prefix_init(struct httpd *h)
+{
+    unsigned char raw[8] = {0};
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        memcpy(raw, &ts.tv_nsec,
+               sizeof(ts.tv_nsec) < sizeof(raw) ? sizeof(ts.tv_nsec) : sizeof(raw));
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        snprintf(h->id_prefix + 2 * i, 3, "%02x", raw[i]);
+    }
+}
+
+#define OPTS_MAX 20
+
+static void opt_int(struct MHD_OptionItem *opts, size_t *n, enum MHD_OPTION opt, intptr_t v)
+{
+    opts[(*n)++] = (struct MHD_OptionItem){opt, v, NULL};
+}
+
+static void opt_ptr(struct MHD_OptionItem *opts, size_t *n, enum MHD_OPTION opt, const void *p)
+{
+    opts[(*n)++] = (struct MHD_OptionItem){opt, 0, (void *)(uintptr_t)p};
+}
+
+static size_t build_options(const struct httpd_options *o, struct MHD_OptionItem *opts)
+{
+    size_t n = 0;
+    opt_int(opts, &n, MHD_OPTION_LISTEN_SOCKET, o->listen_fd);
+    if (o->threads > 1) {
+        opt_int(opts, &n, MHD_OPTION_THREAD_POOL_SIZE, o->threads);
+    }
+    opt_int(opts, &n, MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout);
+    opt_int(opts, &n, MHD_OPTION_CONNECTION_LIMIT,
+            o->max_connections > o->threads ? o->max_connections : o->threads);
+    opt_int(opts, &n, MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTPD_CONNECTION_MEMORY);
+    if (o->max_connections_per_ip) {
+        opt_int(opts, &n, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip);
+    }
+    opt_int(opts, &n, MHD_OPTION_STRICT_FOR_CLIENT, 1);
+    opt_int(opts, &n, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1); /* main() ignores SIGPIPE */
+    if (o->tls_cert) {
+        opt_ptr(opts, &n, MHD_OPTION_HTTPS_MEM_CERT, o->tls_cert);
+        opt_ptr(opts, &n, MHD_OPTION_HTTPS_MEM_KEY, o->tls_key);
+        opt_ptr(opts, &n, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES);
+        if (o->tls_client_ca) {
+            opt_ptr(opts, &n, MHD_OPTION_HTTPS_MEM_TRUST, o->tls_client_ca);
+        }
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return n;
+}
+
+struct httpd *httpd_start(const struct httpd_options *o, struct err *err)
+{
+    struct httpd *h = calloc(1, sizeof(*h));
+    if (!h) {
+        err_nomem(err);
+        return NULL;
+    }
+    h->o = *o;
+    h->quiesced_fd = MHD_INVALID_SOCKET;
+    id_prefix_init(h);
+    struct MHD_OptionItem opts[OPTS_MAX];
+    build_options(o, opts);
+    /* ITC lets MHD_quiesce_daemon() wake the workers (graceful stop). */
+    unsigned flags = (o->event_loop == HTTPD_LOOP_EPOLL ? MHD_USE_EPOLL_INTERNAL_THREAD
+                                                        : MHD_USE_POLL_INTERNAL_THREAD) |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (o->tls_cert) {
+        flags |= MHD_USE_TLS;
+    }
+    /* Port 0: the socket is ours (MHD_OPTION_LISTEN_SOCKET). The logger goes first so start-up
+     * errors reach our log. */
+    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER,
+                                 on_mhd_message, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                 MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!h->daemon) {
+        free(h);
+        err_set(err, ERR_IO, "listen",
+                "libmicrohttpd refused to start (see the libmicrohttpd log line above)");
+        return NULL;
+    }
+    atomic_store(&h->started, true);
+    return h;
+}
+
+void httpd_quiesce(struct httpd *h)
+{
+    if (h->quiesced_fd == MHD_INVALID_SOCKET) {
+        /* The daemon gives the listening socket back; it may only be closed after the daemon
+         * stops, but shutting its reading side makes Linux refuse new connections (and reset
+         * those still in the backlog) right away instead of letting them wait for nothing. */
+        h->quiesced_fd = MHD_quiesce_daemon(h->daemon);
+        if (h->quiesced_fd != MHD_INVALID_SOCKET) {
+            shutdown(h->quiesced_fd, SHUT_RD);
+        }
+    }
+}
+
+unsigned long long httpd_inflight(const struct httpd *h)
+{
+    return metrics_inflight(h->o.metrics);
+}
+
+void httpd_stop(struct httpd *h)
+{
+    if (h) {
+        MHD_stop_daemon(h->daemon);
+        if (h->quiesced_fd != MHD_INVALID_SOCKET) {
+            close(h->quiesced_fd);
+        }
+        free(h);
+    }
+}

@@ -1,0 +1,41 @@
+#ifndef OCIRENDER_SERVER_LOG_H
+#define OCIRENDER_SERVER_LOG_H
+
+/*
+ * One JSON object per line on stderr (contract 7): {"ts", "level", "event", ...}. Every line
+ * is written with a single write(2), so lines from concurrent workers never interleave.
+ *
+ * What may be logged: methods, paths, statuses, sizes, durations, request ids, error codes and
+ * messages of struct err (which never hold secret values). Never bodies, environment values,
+ * tokens or secret values.
+ *
+ * Thread-safety: log_set_level() once at start-up, before the workers start; the rest is
+ * thread-safe.
+ */
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "common/compiler.h"
+#include "common/err.h"
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
+
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+/* "debug", "info", "warn" (or "warning"), "error". 0, or -1 with ERR_USAGE. */
+int log_level_parse(const char *text, enum log_level *out, struct err *err);
+const char *log_level_name(enum log_level level);
+
+/* Emit {"ts", "level", "event", <members of fields in order>}. `fields` is borrowed, may be
+ * NULL. */
+void log_event(enum log_level level, const char *event, const json_t *fields);
+
+/* Emit {"ts", "level", "event", "msg"}. */
+void log_msg(enum log_level level, const char *event, const char *fmt, ...) PRINTF(3, 4);
+
+/* RFC 3339 UTC timestamp with milliseconds, "2026-11-29T10:04:05.123Z". */
+void log_timestamp(char out[32]);
+
+#endif
