@@ -19,6 +19,8 @@ enum cli_exit {
 
 int cmd_render(int argc, char **argv);
 int cmd_facts(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_materialize(int argc, char **argv);
 
 /* Read a whole file ("-" is stdin), at most `max` bytes. Returns a NUL-terminated heap buffer
  * (free()) or NULL with `err` set. */

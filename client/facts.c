@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* getpwuid_r, syscall */
+#define _GNU_SOURCE /* getpwuid_r, syscall, O_NOCTTY */
 #include "client/facts.h"
 
 #include <dirent.h>
@@ -15,7 +15,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "client/cli.h"
 #include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
@@ -23,8 +22,11 @@
 
 #define CDI_FILE_MAX (4u << 20)
 #define PASSWD_MAX (4u << 20)
+#define HOST_FILE_MAX (1u << 20) /* subuid, subgid, /proc/self/cgroup, fixture passwd */
+#define HOST_PATH_MAX 4096
 
-static const char *const cdi_dirs[] = {"/etc/cdi", "/var/run/cdi"};
+/* CDI's default spec dirs, lowest priority first (cncf-tags/container-device-interface). */
+static const char *const cdi_default_dirs[] = {"/etc/cdi", "/var/run/cdi"};
 
 void facts_sources_default(struct facts_sources *src)
 {
@@ -32,91 +34,249 @@ void facts_sources_default(struct facts_sources *src)
     src->root = "";
     src->uid = -1;
     src->gid = -1;
+    src->cdi_extra_dirs = getenv("CDI_SPEC_DIRS");
 }
 
-static void host_path(const struct facts_sources *src, const char *path, char *buf, size_t size)
+/* <root><path>; false when it does not fit (the caller treats the path as absent). */
+static bool host_path(const struct facts_sources *src, const char *path, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s%s", src->root ? src->root : "", path);
+    int n = snprintf(buf, size, "%s%s", src->root ? src->root : "", path);
+    return n >= 0 && (size_t)n < size;
 }
 
 static int warn(json_t *warnings, const char *path, const char *fmt, ...) PRINTF(3, 4);
 static int warn(json_t *warnings, const char *path, const char *fmt, ...)
 {
+    if (!warnings) {
+        return 0;
+    }
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return json_array_append_new(warnings, json_pack("{s:s, s:s}", "path", path, "message", msg));
+    return json_array_append_new(warnings, json_pack("{s:s, s:s, s:s}", "code", "HOST_FACTS",
+                                                     "path", path, "message", msg));
+}
+
+/*
+ * Read a whole regular file. O_NONBLOCK so that a FIFO planted where a config file belongs
+ * cannot hang us; /proc files report size 0 but read normally. NULL with errno set (EINVAL for
+ * a file that is not regular, EFBIG past `max`).
+ */
+static char *read_regular_fd(int fd, size_t max, size_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct sbuf b;
+    sbuf_init(&b, max);
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int saved = errno;
+            sbuf_free(&b);
+            errno = saved;
+            return NULL;
+        }
+        if (n == 0) {
+            break;
+        }
+        int rc = sbuf_addn(&b, chunk, (size_t)n);
+        if (rc) {
+            errno = rc == ERR_TOO_LARGE ? EFBIG : ENOMEM;
+            return NULL;
+        }
+    }
+    char *out = sbuf_take(&b, len);
+    if (!out) {
+        errno = ENOMEM;
+    }
+    return out;
+}
+
+static char *read_host_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        return NULL;
+    }
+    char *text = read_regular_fd(fd, max, len);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return text;
+}
+
+/* Split off the next line of a NUL-terminated buffer (the '\n' becomes NUL). */
+static char *next_line(char **cursor)
+{
+    char *line = *cursor;
+    if (!line || !*line) {
+        return NULL;
+    }
+    char *nl = strchr(line, '\n');
+    if (nl) {
+        *nl = '\0';
+        *cursor = nl + 1;
+    } else {
+        *cursor = line + strlen(line);
+    }
+    size_t n = strlen(line);
+    if (n && line[n - 1] == '\r') {
+        line[n - 1] = '\0';
+    }
+    return line;
 }
 
 /* ---- user and subordinate ids ---- */
 
-int facts_subid_lookup(const char *path, const char *user, unsigned long uid,
-                       unsigned long *start, unsigned long *count)
+/* "name:start:count" with plain decimal numbers, 1 <= count, start + count <= 2^32. */
+static bool subid_parse(char *line, char **name, unsigned long *start, unsigned long *count)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) {
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2 || strchr(c2 + 1, ':')) {
+        return false;
+    }
+    *c1 = '\0';
+    *c2 = '\0';
+    uint64_t s, n;
+    if (!line[0] || str_to_u64(c1 + 1, &s) || str_to_u64(c2 + 1, &n) || n == 0 ||
+        s > 0xffffffffULL || n > 0x100000000ULL - s) {
+        return false;
+    }
+    *name = line;
+    *start = (unsigned long)s;
+    *count = (unsigned long)n;
+    return true;
+}
+
+/* A line that mentions the user but does not parse is reported; others are not our business. */
+static bool line_names_user(const char *line, const char *user, const char *uidtext)
+{
+    size_t n = strcspn(line, ":");
+    return (user && strlen(user) == n && strncmp(line, user, n) == 0) ||
+           (strlen(uidtext) == n && strncmp(line, uidtext, n) == 0);
+}
+
+static int subid_lookup(const char *path, const char *shown, const char *user, unsigned long uid,
+                        unsigned long *start, unsigned long *count, json_t *warnings)
+{
+    char *text = read_host_file(path, HOST_FILE_MAX, NULL);
+    if (!text) {
         return -1;
     }
     char uidtext[24];
     snprintf(uidtext, sizeof(uidtext), "%lu", uid);
-    char line[1024];
     int rc = -1;
-    while (rc && fgets(line, sizeof(line), f)) {
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2 || line[0] == '#') {
+    unsigned lineno = 0;
+    char *cursor = text, *line;
+    while (rc && (line = next_line(&cursor))) {
+        lineno++;
+        if (line[0] == '#' || line[0] == '\0') {
             continue;
         }
-        *c1 = '\0';
-        *c2 = '\0';
-        if (!(user && strcmp(line, user) == 0) && strcmp(line, uidtext) != 0) {
+        bool mine = line_names_user(line, user, uidtext);
+        char *name;
+        unsigned long s, n;
+        if (!subid_parse(line, &name, &s, &n)) {
+            if (mine) {
+                warn(warnings, shown, "line %u is malformed (expected NAME:START:COUNT), skipped",
+                     lineno);
+            }
             continue;
         }
-        char *end;
-        errno = 0;
-        unsigned long s = strtoul(c1 + 1, &end, 10);
-        bool ok_s = !errno && end != c1 + 1 && *end == '\0';
-        unsigned long n = strtoul(c2 + 1, &end, 10);
-        bool ok_n = !errno && end != c2 + 1 && (*end == '\n' || *end == '\0') && n > 0;
-        if (ok_s && ok_n && s <= 0xffffffffUL && n <= 0xffffffffUL) {
+        if ((user && strcmp(name, user) == 0) || strcmp(name, uidtext) == 0) {
             *start = s;
             *count = n;
             rc = 0;
         }
-        /* A malformed matching line is skipped: a later valid line may still match. */
     }
-    fclose(f);
+    free(text);
     return rc;
 }
 
-static int user_facts(const struct facts_sources *src, json_t *facts)
+int facts_subid_lookup(const char *path, const char *user, unsigned long uid,
+                       unsigned long *start, unsigned long *count)
+{
+    return subid_lookup(path, path, user, uid, start, count, NULL);
+}
+
+/* The passwd name of `uid` from a passwd-format file (fixture roots). */
+static void name_from_passwd_file(const char *path, uid_t uid, char *name, size_t size)
+{
+    char *text = read_host_file(path, HOST_FILE_MAX, NULL);
+    char *cursor = text, *line;
+    while (text && (line = next_line(&cursor))) {
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+        uint32_t u;
+        if (!c3) {
+            continue;
+        }
+        *c1 = '\0';
+        *c3 = '\0';
+        if (str_to_u32(c2 + 1, &u) == 0 && u == uid) {
+            snprintf(name, size, "%s", line);
+            break;
+        }
+    }
+    free(text);
+}
+
+static void user_name(const struct facts_sources *src, uid_t uid, char *name, size_t size)
+{
+    name[0] = '\0';
+    if (src->user_name) {
+        snprintf(name, size, "%s", src->user_name);
+        return;
+    }
+    if (src->root && src->root[0]) {
+        char p[HOST_PATH_MAX];
+        if (host_path(src, "/etc/passwd", p, sizeof(p))) {
+            name_from_passwd_file(p, uid, name, size);
+        }
+        return;
+    }
+    long bufsize = sysconf(_SC_GETPW_R_SIZE_MAX);
+    size_t n = bufsize > 0 ? (size_t)bufsize : 16384;
+    char *buf = malloc(n);
+    struct passwd pw, *res = NULL;
+    if (buf && getpwuid_r(uid, &pw, buf, n, &res) == 0 && res) {
+        snprintf(name, size, "%s", res->pw_name);
+    }
+    free(buf);
+}
+
+static int user_facts(const struct facts_sources *src, json_t *facts, json_t *warnings)
 {
     uid_t uid = src->uid >= 0 ? (uid_t)src->uid : geteuid();
     gid_t gid = src->gid >= 0 ? (gid_t)src->gid : getegid();
-    char name[256] = "";
-    if (src->user_name) {
-        snprintf(name, sizeof(name), "%s", src->user_name);
-    } else {
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
-            snprintf(name, sizeof(name), "%s", res->pw_name);
-        }
-    }
+    char name[256];
+    user_name(src, uid, name, sizeof(name));
     json_t *user = json_pack("{s:I, s:I}", "uid", (json_int_t)uid, "gid", (json_int_t)gid);
     if (!user || (name[0] && jsonx_set_str(user, "name", name)) ||
         json_object_set_new(facts, "user", user)) {
         return -1;
     }
-    const char *files[2] = {"/etc/subuid", "/etc/subgid"};
-    const char *keys[2] = {"subuid", "subgid"};
+    static const char *const files[2] = {"/etc/subuid", "/etc/subgid"};
+    static const char *const keys[2] = {"subuid", "subgid"};
     for (int i = 0; i < 2; i++) {
-        char p[4096];
+        char p[HOST_PATH_MAX];
         unsigned long start, count;
-        host_path(src, files[i], p, sizeof(p));
-        if (facts_subid_lookup(p, name[0] ? name : NULL, uid, &start, &count) == 0 &&
+        if (host_path(src, files[i], p, sizeof(p)) &&
+            subid_lookup(p, files[i], name[0] ? name : NULL, uid, &start, &count, warnings) == 0 &&
             json_object_set_new(facts, keys[i], json_pack("{s:I, s:I}", "start", (json_int_t)start,
                                                          "count", (json_int_t)count))) {
             return -1;
@@ -125,42 +285,108 @@ static int user_facts(const struct facts_sources *src, json_t *facts)
     return 0;
 }
 
-/* ---- cgroups (read-only) ---- */
+/* ---- cgroups (read-only: /proc/self/cgroup and one stat) ---- */
 
-static int cgroup_facts(const struct facts_sources *src, json_t *facts)
+/* Does the comma-separated controller list `list` (length n) contain `want`? */
+static bool has_controller(const char *list, size_t n, const char *want)
 {
-    char p[4096];
+    size_t wl = strlen(want);
+    const char *p = list, *end = list + n;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (len == wl && strncmp(p, want, wl) == 0) {
+            return true;
+        }
+        p += len + 1;
+    }
+    return false;
+}
+
+/*
+ * The cgroup this process runs in. v2: the "0::" line. v1/hybrid: the name=systemd hierarchy
+ * (what systemd and runc's systemd driver use), else the unified "0::" line of a hybrid host,
+ * else the path the controller hierarchies agree on. "" when none applies.
+ */
+static void cgroup_parent(char *text, int version, char *parent, size_t size, bool *disagree)
+{
+    char systemd[HOST_PATH_MAX] = "", unified[HOST_PATH_MAX] = "", common[HOST_PATH_MAX] = "";
+    bool have_unified = false, have_systemd = false, mixed = false, any = false;
+    char *cursor = text, *line;
+    while ((line = next_line(&cursor))) {
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2) {
+            continue;
+        }
+        const char *path = c2 + 1;
+        size_t clen = (size_t)(c2 - c1 - 1);
+        if (clen == 0 && strncmp(line, "0:", 2) == 0) {
+            snprintf(unified, sizeof(unified), "%s", path);
+            have_unified = true;
+        } else if (has_controller(c1 + 1, clen, "name=systemd")) {
+            snprintf(systemd, sizeof(systemd), "%s", path);
+            have_systemd = true;
+        } else if (clen > 0) {
+            if (!any) {
+                snprintf(common, sizeof(common), "%s", path);
+                any = true;
+            } else if (strcmp(common, path) != 0) {
+                mixed = true;
+            }
+        }
+    }
+    *disagree = false;
+    const char *pick = "";
+    if (version == 2) {
+        pick = have_unified ? unified : "";
+    } else if (have_systemd) {
+        pick = systemd;
+    } else if (have_unified) {
+        pick = unified;
+    } else if (any && !mixed) {
+        pick = common;
+    } else if (mixed) {
+        *disagree = true;
+    }
+    snprintf(parent, size, "%s", pick);
+}
+
+static int cgroup_facts(const struct facts_sources *src, json_t *facts, json_t *warnings)
+{
+    char p[HOST_PATH_MAX];
     struct stat st;
-    host_path(src, "/sys/fs/cgroup/cgroup.controllers", p, sizeof(p));
-    int version = stat(p, &st) == 0 ? 2 : 1;
+    int version = host_path(src, "/sys/fs/cgroup/cgroup.controllers", p, sizeof(p)) &&
+                          stat(p, &st) == 0
+                      ? 2
+                      : 1;
     json_t *cg = json_pack("{s:i}", "version", version);
     if (!cg || json_object_set_new(facts, "cgroup", cg)) {
         return -1;
     }
-    host_path(src, "/proc/self/cgroup", p, sizeof(p));
-    FILE *f = fopen(p, "re");
-    if (!f) {
-        return 0;
+    char *text = host_path(src, "/proc/self/cgroup", p, sizeof(p))
+                     ? read_host_file(p, HOST_FILE_MAX, NULL)
+                     : NULL;
+    if (!text) {
+        return warn(warnings, "/proc/self/cgroup", "cannot read it (%s): no cgroup parent",
+                    strerror(errno));
     }
-    char line[4096], parent[4096] = "";
-    while (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\n")] = '\0';
-        const char *path = NULL;
-        if (version == 2 && str_has_prefix(line, "0::")) {
-            path = line + 3;
-        } else if (version == 1) {
-            char *c1 = strchr(line, ':');
-            char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-            if (c2 && strncmp(c1 + 1, "name=systemd", (size_t)(c2 - c1 - 1)) == 0) {
-                path = c2 + 1;
-            }
-        }
-        if (path) {
-            snprintf(parent, sizeof(parent), "%s", path);
-        }
+    char parent[HOST_PATH_MAX];
+    bool disagree;
+    cgroup_parent(text, version, parent, sizeof(parent), &disagree);
+    free(text);
+    if (disagree) {
+        return warn(warnings, "/proc/self/cgroup",
+                    "the cgroup v1 hierarchies place this process in different cgroups and there "
+                    "is no name=systemd hierarchy: no cgroup parent");
     }
-    fclose(f);
-    if (parent[0] && strcmp(parent, "/") != 0 && jsonx_set_str(cg, "parent", parent)) {
+    if (parent[0] != '/' || strstr(parent, "/..") || strstr(parent, " (deleted)")) {
+        /* Outside our cgroup namespace, or gone: no usable parent. */
+        return parent[0] ? warn(warnings, "/proc/self/cgroup",
+                                "cgroup path '%s' is not usable as a parent", parent)
+                         : 0;
+    }
+    if (strcmp(parent, "/") != 0 && jsonx_set_str(cg, "parent", parent)) {
         return -1;
     }
     return 0;
@@ -168,31 +394,38 @@ static int cgroup_facts(const struct facts_sources *src, json_t *facts)
 
 /* ---- devices, dirs, files ---- */
 
-static int stat_device(const struct facts_sources *src, const char *path, json_t *devices)
+static int stat_device(const struct facts_sources *src, const char *path, json_t *devices,
+                       json_t *warnings)
 {
-    char p[4096];
+    char p[HOST_PATH_MAX];
     struct stat st;
-    host_path(src, path, p, sizeof(p));
-    if (stat(p, &st) != 0) {
+    if (!host_path(src, path, p, sizeof(p)) || stat(p, &st) != 0) {
         return 0; /* missing: the renderer warns and skips it */
     }
-    const char *type = S_ISCHR(st.st_mode) ? "c" : S_ISBLK(st.st_mode) ? "b"
-                                         : S_ISFIFO(st.st_mode) ? "p" : "u";
-    json_t *d = json_pack("{s:s, s:s}", "path", path, "type", type);
-    if (d && (type[0] == 'c' || type[0] == 'b')) {
-        if (json_object_set_new(d, "major", json_integer((json_int_t)major(st.st_rdev))) ||
-            json_object_set_new(d, "minor", json_integer((json_int_t)minor(st.st_rdev)))) {
-            json_decref(d);
-            return -1;
-        }
+    const char *type = S_ISCHR(st.st_mode)    ? "c"
+                       : S_ISBLK(st.st_mode)  ? "b"
+                       : S_ISFIFO(st.st_mode) ? "p"
+                                              : NULL;
+    if (!type) {
+        return warn(warnings, path, "not a device node, not reported");
     }
-    if (!d || json_object_set_new(d, "mode", json_integer(st.st_mode & 07777)) ||
-        json_object_set_new(d, "uid", json_integer(st.st_uid)) ||
-        json_object_set_new(d, "gid", json_integer(st.st_gid)) ||
-        json_array_append_new(devices, d)) {
+    json_t *d = json_pack("{s:s, s:s}", "path", path, "type", type);
+    if (!d) {
         return -1;
     }
-    return 0;
+    if ((type[0] == 'c' || type[0] == 'b') &&
+        (json_object_set_new(d, "major", json_integer((json_int_t)major(st.st_rdev))) ||
+         json_object_set_new(d, "minor", json_integer((json_int_t)minor(st.st_rdev))))) {
+        json_decref(d);
+        return -1;
+    }
+    if (json_object_set_new(d, "mode", json_integer(st.st_mode & 07777)) ||
+        json_object_set_new(d, "uid", json_integer(st.st_uid)) ||
+        json_object_set_new(d, "gid", json_integer(st.st_gid))) {
+        json_decref(d);
+        return -1;
+    }
+    return json_array_append_new(devices, d);
 }
 
 static int stat_paths(const struct facts_sources *src, const json_t *paths, bool dirs,
@@ -200,11 +433,10 @@ static int stat_paths(const struct facts_sources *src, const json_t *paths, bool
 {
     for (size_t i = 0; i < json_array_size(paths); i++) {
         const char *path = json_string_value(json_array_get(paths, i));
-        char p[4096];
+        char p[HOST_PATH_MAX];
         struct stat st;
-        host_path(src, path, p, sizeof(p));
-        if (stat(p, &st) == 0 && (dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) &&
-            jsonx_append_str(out, path)) {
+        if (path && host_path(src, path, p, sizeof(p)) && stat(p, &st) == 0 &&
+            (dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) && jsonx_append_str(out, path)) {
             return -1;
         }
     }
@@ -213,17 +445,49 @@ static int stat_paths(const struct facts_sources *src, const json_t *paths, bool
 
 /* ---- CDI specs ---- */
 
+struct name_list {
+    char **v;
+    size_t n, cap;
+};
+
+static void name_list_free(struct name_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i]);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+static int name_list_add(struct name_list *l, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, cap * sizeof(*v));
+        if (!v) {
+            return -1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = strdup(name);
+    if (!l->v[l->n]) {
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The CDI library reads *.json and *.yaml files only (no recursion). */
 static bool cdi_file_name(const char *n)
 {
     size_t len = strlen(n);
-    return (len > 5 && strcmp(n + len - 5, ".json") == 0) ||
-           (len > 5 && strcmp(n + len - 5, ".yaml") == 0) ||
-           (len > 4 && strcmp(n + len - 4, ".yml") == 0);
+    return len > 5 && (strcmp(n + len - 5, ".json") == 0 || strcmp(n + len - 5, ".yaml") == 0);
 }
 
 static bool wanted_kind(const json_t *kinds, const char *kind)
@@ -257,74 +521,172 @@ static int cdi_node_paths(const json_t *spec, json_t *paths)
     return 0;
 }
 
-static int scan_cdi_dir(const struct facts_sources *src, int priority, const json_t *kinds,
-                        json_t *cdi, json_t *node_paths, json_t *warnings)
+/*
+ * Validate an entry with the renderer's own CDI rules (so a broken spec is skipped here, as
+ * the CDI library skips it, instead of failing the whole render on the server). A minimal
+ * ServiceSpec carries it through render_request_parse as host facts.
+ */
+static int cdi_entry_check(const json_t *entry, struct err *err)
 {
-    char dir[4096];
-    host_path(src, cdi_dirs[priority], dir, sizeof(dir));
+    static const char probe[] = "{\"image\":{\"name\":\"cdi-probe\"}}";
+    json_t *host = json_pack("{s:[O]}", "cdi", entry);
+    if (!host) {
+        return err_nomem(err);
+    }
+    struct render_params params = {.host = host};
+    struct render_request *req = NULL;
+    int rc = render_request_parse(probe, sizeof(probe) - 1, RENDER_FMT_JSON, &params, &req, err);
+    render_request_free(req);
+    json_decref(host);
+    return rc;
+}
+
+static json_t *load_cdi_file(const char *full, struct err *err)
+{
+    size_t len;
+    char *text = read_host_file(full, CDI_FILE_MAX, &len);
+    if (!text) {
+        err_set(err, ERR_IO, NULL, "%s", errno == EINVAL ? "not a regular file" : strerror(errno));
+        return NULL;
+    }
+    json_t *spec = render_load_document(text, len, RENDER_FMT_AUTO, err);
+    free(text);
+    return spec;
+}
+
+struct cdi_scan {
+    const struct facts_sources *src;
+    const json_t *kinds;
+    json_t *cdi;        /* the entries */
+    json_t *node_paths; /* device paths the entries need */
+    json_t *warnings;
+};
+
+/* One candidate file: load, keep when of a wanted kind and valid. -1 only on OOM. */
+static int scan_cdi_file(struct cdi_scan *s, int priority, const char *shown, const char *full)
+{
+    struct err e;
+    err_init(&e);
+    json_t *spec = load_cdi_file(full, &e);
+    if (!spec) {
+        return warn(s->warnings, shown, "skipped CDI spec: %s%s%s", err_path(&e),
+                    err_path(&e)[0] ? ": " : "", err_message(&e));
+    }
+    int rc = 0;
+    if (wanted_kind(s->kinds, jsonx_get_str(spec, "kind"))) {
+        json_t *entry = json_pack("{s:i, s:s, s:O}", "priority", priority, "path", shown, "spec",
+                                  spec);
+        if (!entry) {
+            rc = -1;
+        } else if (cdi_entry_check(entry, &e)) {
+            rc = e.code == ERR_NOMEM ? -1
+                                     : warn(s->warnings, shown, "skipped invalid CDI spec: %s%s%s",
+                                            err_path(&e), err_path(&e)[0] ? ": " : "",
+                                            err_message(&e));
+            json_decref(entry);
+        } else if (json_array_append_new(s->cdi, entry) || cdi_node_paths(spec, s->node_paths)) {
+            rc = -1;
+        }
+    }
+    json_decref(spec);
+    return rc;
+}
+
+static int scan_cdi_dir(struct cdi_scan *s, int priority, const char *dirpath)
+{
+    char dir[HOST_PATH_MAX];
+    if (!host_path(s->src, dirpath, dir, sizeof(dir))) {
+        return warn(s->warnings, dirpath, "path too long, skipped");
+    }
     DIR *d = opendir(dir);
     if (!d) {
-        return 0;
+        return errno == ENOENT ? 0
+                               : warn(s->warnings, dirpath, "cannot read the CDI directory: %s",
+                                      strerror(errno));
     }
-    char *names[1024];
-    size_t n = 0;
+    struct name_list names = {0};
     struct dirent *e;
-    while ((e = readdir(d)) && n < sizeof(names) / sizeof(names[0])) {
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
         if (cdi_file_name(e->d_name)) {
-            names[n] = strdup(e->d_name);
-            if (!names[n]) {
-                break;
-            }
-            n++;
+            rc = name_list_add(&names, e->d_name);
         }
     }
     closedir(d);
-    qsort(names, n, sizeof(names[0]), cmp_names);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char path[4096], full[8200];
-        snprintf(path, sizeof(path), "%s/%s", cdi_dirs[priority], names[i]);
-        snprintf(full, sizeof(full), "%s/%s", dir, names[i]);
-        struct stat st;
-        struct err err;
-        err_init(&err);
-        json_t *spec = NULL;
-        if (rc == 0 && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
-            spec = cli_load_json_file(full, &err);
-            if (!spec) {
-                rc = warn(warnings, path, "skipped unreadable CDI spec: %s", err_message(&err));
-            }
-        }
-        if (spec && wanted_kind(kinds, jsonx_get_str(spec, "kind"))) {
-            json_t *entry = json_pack("{s:i, s:s, s:O}", "priority", priority, "path", path,
-                                      "spec", spec);
-            if (!entry || json_array_append_new(cdi, entry) || cdi_node_paths(spec, node_paths)) {
-                rc = -1;
-            }
-        }
-        json_decref(spec);
-        free(names[i]);
+    if (names.n) {
+        qsort(names.v, names.n, sizeof(names.v[0]), cmp_names);
     }
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        char shown[HOST_PATH_MAX], full[2 * HOST_PATH_MAX];
+        snprintf(shown, sizeof(shown), "%s/%s", dirpath, names.v[i]);
+        snprintf(full, sizeof(full), "%s/%s", dir, names.v[i]);
+        struct stat st;
+        if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+            continue; /* the CDI library does not recurse */
+        }
+        rc = scan_cdi_file(s, priority, shown, full);
+    }
+    name_list_free(&names);
     return rc;
+}
+
+/* Default dirs, then each absolute entry of the extra list, in increasing priority. */
+static int scan_cdi(struct cdi_scan *s)
+{
+    int priority = 0;
+    for (size_t i = 0; i < ARRAY_LEN(cdi_default_dirs); i++) {
+        if (scan_cdi_dir(s, priority++, cdi_default_dirs[i])) {
+            return -1;
+        }
+    }
+    const char *p = s->src->cdi_extra_dirs;
+    while (p && *p) {
+        size_t n = strcspn(p, ":");
+        if (n > 0) {
+            char dir[HOST_PATH_MAX];
+            snprintf(dir, sizeof(dir), "%.*s", (int)(n < sizeof(dir) ? n : sizeof(dir) - 1), p);
+            int rc = dir[0] == '/' ? scan_cdi_dir(s, priority++, dir)
+                                   : warn(s->warnings, dir,
+                                          "CDI_SPEC_DIRS entry is not an absolute path, ignored");
+            if (rc) {
+                return -1;
+            }
+        }
+        p += n;
+        p += *p == ':';
+    }
+    return 0;
 }
 
 /* ---- rootfs files ---- */
 
+/* Fallback without openat2: open each component with O_NOFOLLOW, so any symlink is refused. */
 static int open_no_symlinks(int dirfd, const char *relpath)
 {
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", relpath);
     int fd = dup(dirfd);
-    char *save = NULL;
-    for (char *part = strtok_r(buf, "/", &save); part && fd >= 0;
-         part = strtok_r(NULL, "/", &save)) {
-        if (strcmp(part, "..") == 0) {
+    const char *p = relpath;
+    while (fd >= 0 && *p) {
+        p += strspn(p, "/");
+        size_t n = strcspn(p, "/");
+        if (n == 0) {
+            break;
+        }
+        char part[256];
+        if (n >= sizeof(part) || (n == 2 && strncmp(p, "..", 2) == 0)) {
             close(fd);
-            errno = EPERM;
+            errno = n >= sizeof(part) ? ENAMETOOLONG : EPERM;
             return -1;
         }
-        int next = openat(fd, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        memcpy(part, p, n);
+        part[n] = '\0';
+        p += n;
+        bool last = p[strspn(p, "/")] == '\0';
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                    (last ? O_NONBLOCK | O_NOCTTY : O_DIRECTORY);
+        int next = openat(fd, part, flags);
+        int saved = errno;
         close(fd);
+        errno = saved;
         fd = next;
     }
     return fd;
@@ -334,57 +696,75 @@ char *facts_read_in_root(const char *rootfs, const char *relpath, size_t max, st
 {
     int root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) {
-        err_set(err, ERR_IO, rootfs, "cannot open the rootfs: %s", strerror(errno));
+        int saved = errno;
+        err_set(err, ERR_IO, rootfs, "cannot open the rootfs: %s", strerror(saved));
+        if (err) {
+            err->sys_errno = saved;
+        }
         return NULL;
     }
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+    /* RESOLVE_IN_ROOT: absolute symlinks and ".." are resolved inside the rootfs. */
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
     int fd = (int)syscall(SYS_openat2, root, relpath, &how, sizeof(how));
     if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
         fd = open_no_symlinks(root, relpath);
     }
     int saved = errno;
     close(root);
-    if (fd < 0) {
-        err_set(err, ERR_IO, relpath, "cannot open in the rootfs: %s", strerror(saved));
-        return NULL;
+    char *text = NULL;
+    size_t len;
+    if (fd >= 0) {
+        text = read_regular_fd(fd, max, &len);
+        saved = errno;
+        close(fd);
     }
-    struct sbuf b;
-    sbuf_init(&b, max);
-    char chunk[16384];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-        if (sbuf_addn(&b, chunk, (size_t)n)) {
-            close(fd);
+    if (!text) {
+        if (saved == EFBIG) {
             err_set(err, ERR_TOO_LARGE, relpath, "file is larger than %zu bytes", max);
-            return NULL;
+        } else {
+            err_set(err, ERR_IO, relpath, "cannot read in the rootfs: %s",
+                    saved == EINVAL ? "not a regular file" : strerror(saved));
+        }
+        if (err) {
+            err->sys_errno = saved;
         }
     }
-    close(fd);
-    if (n < 0) {
-        sbuf_free(&b);
-        err_set(err, ERR_IO, relpath, "cannot read: %s", strerror(errno));
-        return NULL;
-    }
-    return sbuf_take(&b, NULL);
+    return text;
 }
 
-static int rootfs_facts(const struct facts_sources *src, json_t *facts, struct err *err)
+/* A rootfs that cannot be opened is an error; a missing or unsafe passwd/group is a warning
+ * (numeric users need neither; names then fail to resolve on the server, naming the user). */
+static int rootfs_facts(const struct facts_sources *src, json_t *facts, json_t *warnings,
+                        struct err *err)
 {
     if (!src->rootfs) {
         return 0;
     }
+    int fd = open(src->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int saved = errno;
+        err_set(err, ERR_IO, src->rootfs, "cannot open the rootfs: %s",
+                saved == ENOTDIR ? "not a directory" : strerror(saved));
+        if (err) {
+            err->sys_errno = saved;
+        }
+        return -1;
+    }
+    close(fd);
     json_t *r = json_object();
     if (!r || json_object_set_new(facts, "rootfs", r)) {
         return err_nomem(err);
     }
-    const char *files[2][2] = {{"etc/passwd", "passwd"}, {"etc/group", "group"}};
+    static const char *const files[2][2] = {{"etc/passwd", "passwd"}, {"etc/group", "group"}};
     for (int i = 0; i < 2; i++) {
         struct err e;
         err_init(&e);
         char *text = facts_read_in_root(src->rootfs, files[i][0], PASSWD_MAX, &e);
         if (!text) {
-            if (e.sys_errno == 0 && e.code == ERR_IO) {
-                continue; /* an image without /etc/group is fine; names then fail to resolve */
+            if (warn(warnings, files[i][0], "rootfs %s: %s, not sent", src->rootfs,
+                     err_message(&e))) {
+                return err_nomem(err);
             }
             continue;
         }
@@ -408,7 +788,7 @@ static int env_facts(const json_t *needs, json_t *facts)
     const json_t *names = json_object_get(needs, "env");
     for (size_t i = 0; i < json_array_size(names); i++) {
         const char *name = json_string_value(json_array_get(names, i));
-        const char *v = getenv(name);
+        const char *v = name ? getenv(name) : NULL;
         if (v && jsonx_set_str(env, name, v)) {
             return -1;
         }
@@ -416,64 +796,77 @@ static int env_facts(const json_t *needs, json_t *facts)
     return 0;
 }
 
+/* Spec device paths and CDI node paths, each stat()ed once. */
+static int device_facts(const struct facts_sources *src, const json_t *needs, json_t *paths,
+                        json_t *facts, json_t *warnings)
+{
+    json_t *devices = json_array();
+    if (!devices || json_object_set_new(facts, "devices", devices)) {
+        return -1;
+    }
+    const json_t *wanted = json_object_get(needs, "devices");
+    for (size_t i = 0; i < json_array_size(wanted); i++) {
+        const char *p = json_string_value(json_array_get(wanted, i));
+        if (p && jsonx_append_str(paths, p)) {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < json_array_size(paths); i++) {
+        const char *p = json_string_value(json_array_get(paths, i));
+        bool seen = !p;
+        for (size_t j = 0; j < i && !seen; j++) {
+            seen = str_eq(p, json_string_value(json_array_get(paths, j)));
+        }
+        if (!seen && stat_device(src, p, devices, warnings)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int path_facts(const struct facts_sources *src, const json_t *needs, json_t *facts)
+{
+    json_t *dirs = json_array(), *files = json_array();
+    if (json_object_set_new(facts, "dirs", dirs) || json_object_set_new(facts, "files", files)) {
+        return -1;
+    }
+    return stat_paths(src, json_object_get(needs, "dirs"), true, dirs) ||
+           stat_paths(src, json_object_get(needs, "files"), false, files);
+}
+
 json_t *facts_gather(const json_t *needs, const struct facts_sources *src, json_t **warnings,
                      struct err *err)
 {
-    json_t *facts = json_object();
-    json_t *devices = json_array(), *dirs = json_array(), *files = json_array();
-    json_t *cdi = json_array(), *paths = json_array();
+    json_t *facts = json_object(), *paths = json_array(), *cdi = json_array();
     *warnings = json_array();
-    if (!facts || !devices || !dirs || !files || !cdi || !paths || !*warnings ||
-        user_facts(src, facts) || cgroup_facts(src, facts)) {
+    if (!facts || !paths || !cdi || !*warnings || user_facts(src, facts, *warnings) ||
+        cgroup_facts(src, facts, *warnings)) {
         goto nomem;
     }
     const json_t *kinds = json_object_get(needs, "cdi_kinds");
     if (json_array_size(kinds)) {
-        for (int p = 0; p < 2; p++) {
-            if (scan_cdi_dir(src, p, kinds, cdi, paths, *warnings)) {
-                goto nomem;
-            }
-        }
-    }
-    if (json_array_extend(paths, json_object_get(needs, "devices"))) {
-        goto nomem;
-    }
-    for (size_t i = 0; i < json_array_size(paths); i++) {
-        const char *p = json_string_value(json_array_get(paths, i));
-        bool seen = false;
-        for (size_t j = 0; j < i; j++) {
-            seen = seen || str_eq(p, json_string_value(json_array_get(paths, j)));
-        }
-        if (!seen && stat_device(src, p, devices)) {
+        struct cdi_scan scan = {.src = src, .kinds = kinds, .cdi = cdi, .node_paths = paths,
+                                .warnings = *warnings};
+        if (scan_cdi(&scan) || json_object_set(facts, "cdi", cdi)) {
             goto nomem;
         }
     }
-    if (stat_paths(src, json_object_get(needs, "dirs"), true, dirs) ||
-        stat_paths(src, json_object_get(needs, "files"), false, files) ||
-        json_object_set(facts, "devices", devices) || json_object_set(facts, "dirs", dirs) ||
-        json_object_set(facts, "files", files) ||
-        (json_array_size(kinds) && json_object_set(facts, "cdi", cdi)) ||
+    if (device_facts(src, needs, paths, facts, *warnings) || path_facts(src, needs, facts) ||
         env_facts(needs, facts)) {
         goto nomem;
     }
-    if (rootfs_facts(src, facts, err)) {
+    if (rootfs_facts(src, facts, *warnings, err)) {
         goto fail;
     }
-    json_decref(devices);
-    json_decref(dirs);
-    json_decref(files);
-    json_decref(cdi);
     json_decref(paths);
+    json_decref(cdi);
     return facts;
 nomem:
     err_nomem(err);
 fail:
     json_decref(facts);
-    json_decref(devices);
-    json_decref(dirs);
-    json_decref(files);
-    json_decref(cdi);
     json_decref(paths);
+    json_decref(cdi);
     json_decref(*warnings);
     *warnings = NULL;
     return NULL;

@@ -14,6 +14,8 @@ struct command {
 static const struct command commands[] = {
     {"render", cmd_render, "render config.json locally from a spec or an envelope"},
     {"facts", cmd_facts, "print the host facts this node would send for a spec"},
+    {"pull", cmd_pull, "render on an ocirenderd server and write the OCI bundle"},
+    {"materialize", cmd_materialize, "write an OCI bundle from an envelope response"},
 };
 
 static void usage(FILE *out)
