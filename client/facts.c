@@ -827,7 +827,11 @@ static int device_facts(const struct facts_sources *src, const json_t *needs, js
 static int path_facts(const struct facts_sources *src, const json_t *needs, json_t *facts)
 {
     json_t *dirs = json_array(), *files = json_array();
-    if (json_object_set_new(facts, "dirs", dirs) || json_object_set_new(facts, "files", files)) {
+    if (json_object_set_new(facts, "dirs", dirs)) {
+        json_decref(files); /* the first steal failed: the second never ran */
+        return -1;
+    }
+    if (json_object_set_new(facts, "files", files)) {
         return -1;
     }
     return stat_paths(src, json_object_get(needs, "dirs"), true, dirs) ||

@@ -117,7 +117,12 @@ json_t *render_seccomp(struct rctx *c, const json_t *caps, bool unconfined)
                                   (json_int_t)CLONE_NEWUSER_, "op", "SCMP_CMP_MASKED_EQ");
         json_t *clone3 = json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action",
                                    "SCMP_ACT_ERRNO", "errnoRet", ENOSYS_);
-        if (json_array_append_new(syscalls, clone) || json_array_append_new(syscalls, clone3)) {
+        /* Two separate steals: with `a || b`, a failing first append would leak clone3. */
+        if (json_array_append_new(syscalls, clone)) {
+            json_decref(clone3);
+            goto nomem;
+        }
+        if (json_array_append_new(syscalls, clone3)) {
             goto nomem;
         }
     }
