@@ -148,14 +148,20 @@ static int dump_string(struct sbuf *b, const char *s, size_t n)
     return rc ? rc : sbuf_addc(b, '"');
 }
 
+/* A newline and two spaces per level, appended in large pieces: the pretty output is mostly
+ * indentation. */
 static int dump_indent(struct sbuf *b, unsigned flags, int depth)
 {
+    static const char spaces[129] = "                                                                "
+                                    "                                                                ";
     if (flags & JSONX_COMPACT) {
         return 0;
     }
     int rc = sbuf_addc(b, '\n');
-    for (int i = 0; !rc && i < depth; i++) {
-        rc = sbuf_addn(b, "  ", 2);
+    for (size_t want = 2 * (size_t)depth; !rc && want > 0;) {
+        size_t n = want < sizeof(spaces) - 1 ? want : sizeof(spaces) - 1;
+        rc = sbuf_addn(b, spaces, n);
+        want -= n;
     }
     return rc;
 }
@@ -266,7 +272,8 @@ char *jsonx_dump(const json_t *v, unsigned flags, size_t *len)
 {
     struct sbuf b;
     sbuf_init(&b, LIMIT_OUTPUT);
-    if (!v || dump_value(&b, v, flags, 0)) {
+    /* A rendered config is about 10 KiB: one allocation instead of a series of doublings. */
+    if (!v || sbuf_reserve(&b, 16384) || dump_value(&b, v, flags, 0)) {
         sbuf_free(&b);
         return NULL;
     }

@@ -71,6 +71,11 @@ static int sbuf_grow(struct sbuf *b, size_t extra)
     return 0;
 }
 
+int sbuf_reserve(struct sbuf *b, size_t n)
+{
+    return sbuf_grow(b, n);
+}
+
 int sbuf_addn(struct sbuf *b, const char *s, size_t n)
 {
     int rc = sbuf_grow(b, n);

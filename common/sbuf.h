@@ -28,6 +28,9 @@ int sbuf_addn(struct sbuf *b, const char *s, size_t n) WARN_UNUSED NONNULL(1);
 int sbuf_addc(struct sbuf *b, char c) WARN_UNUSED NONNULL(1);
 int sbuf_addf(struct sbuf *b, const char *fmt, ...) WARN_UNUSED PRINTF(2, 3) NONNULL(1, 2);
 
+/* Make room for `n` more bytes up front (avoids repeated growth). 0 or an err_code. */
+int sbuf_reserve(struct sbuf *b, size_t n) WARN_UNUSED NONNULL(1);
+
 /* Borrowed view; "" for an empty builder. Valid until the next change. */
 const char *sbuf_str(const struct sbuf *b) NONNULL(1);
 size_t sbuf_len(const struct sbuf *b) NONNULL(1);

@@ -48,14 +48,31 @@ void path_key_segment(char *buf, size_t size, const char *key)
     }
 }
 
+/* Append text to the path, truncating at the buffer's end (paths only appear in errors). */
+static void path_append(struct walk *w, const char *text, size_t n)
+{
+    size_t room = sizeof(w->path) - 1 - w->plen;
+    n = n < room ? n : room;
+    memcpy(w->path + w->plen, text, n);
+    w->plen += n;
+    w->path[w->plen] = '\0';
+}
+
+/* Runs for every field of every document, so it avoids snprintf. */
 size_t walk_push_key(struct walk *w, const char *key)
 {
     size_t saved = w->plen;
-    char seg[ERR_PATH_MAX];
-    path_key_segment(seg, sizeof(seg), key);
-    const char *text = (w->plen == 0 && seg[0] == '.') ? seg + 1 : seg;
-    snprintf(w->path + w->plen, sizeof(w->path) - w->plen, "%s", text);
-    w->plen = strlen(w->path);
+    size_t klen = strlen(key);
+    if (needs_quoting(key)) {
+        path_append(w, "[\"", 2);
+        path_append(w, key, klen);
+        path_append(w, "\"]", 2);
+    } else {
+        if (w->plen > 0) {
+            path_append(w, ".", 1);
+        }
+        path_append(w, key, klen);
+    }
     return saved;
 }
 
