@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* renameat2, RENAME_EXCHANGE */
 #include "client/bundle.h"
+#include "client/cli.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1047,13 +1048,12 @@ static int stage_create(struct bundle_ctx *c, struct err *err)
     return fchmod(c->sfd, 0700) == 0 ? 0 : sys_err(err, shown, "cannot set mode 0700");
 }
 
-/* A new file in the stage: exclusive create, complete write, final mode, fsync. */
-static int stage_write(const struct bundle_ctx *c, const char *name, const char *data,
-                       size_t len, mode_t mode, struct err *err)
+/* A new file `name` in directory `dfd`: exclusive create (never through a symlink), complete
+ * write, final mode, fsync. On failure the partial file is removed. */
+static int write_new_file(int dfd, const char *name, const char *data, size_t len, mode_t mode,
+                          const char *shown, struct err *err)
 {
-    char shown[PATH_MAX + 2 * NAME_MAX + 32];
-    stage_path(c, name, shown, sizeof(shown));
-    int fd = openat(c->sfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         return sys_err(err, shown, "cannot create");
     }
@@ -1070,8 +1070,21 @@ static int stage_write(const struct bundle_ctx *c, const char *name, const char 
         what = "cannot close";
         saved = errno;
     }
-    errno = saved;
-    return what ? sys_err(err, shown, what) : 0;
+    if (what) {
+        (void)unlinkat(dfd, name, 0);
+        errno = saved;
+        return sys_err(err, shown, what);
+    }
+    return 0;
+}
+
+/* A new file in the stage. */
+static int stage_write(const struct bundle_ctx *c, const char *name, const char *data,
+                       size_t len, mode_t mode, struct err *err)
+{
+    char shown[PATH_MAX + 2 * NAME_MAX + 32];
+    stage_path(c, name, shown, sizeof(shown));
+    return write_new_file(c->sfd, name, data, len, mode, shown, err);
 }
 
 /* The manifest comes first and complete (a temporary name, then rename, then fsync of the
@@ -1229,31 +1242,14 @@ static int write_file_atomic(const struct bundle_dir *bd, const char *name, cons
     char shown[PATH_MAX + 64], tmp[64];
     joined(shown, sizeof(shown), bd->path, name);
     tmp_name(tmp, sizeof(tmp));
-    int fd = openat(bd->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return sys_err(err, shown, "cannot create a temporary file");
+    if (write_new_file(bd->dfd, tmp, data, len, mode, shown, err)) {
+        return -1;
     }
-    const char *what = NULL;
-    if (write_all(fd, data, len) != 0) {
-        what = "cannot write";
-    } else if (fchmod(fd, mode) != 0) {
-        what = "cannot set the file mode";
-    } else if (fsync(fd) != 0) {
-        what = "cannot fsync";
-    }
-    int saved = errno;
-    if (close(fd) != 0 && !what) {
-        what = "cannot close";
-        saved = errno;
-    }
-    if (!what && renameat(bd->dfd, tmp, bd->dfd, name) != 0) {
-        what = "cannot rename into place";
-        saved = errno;
-    }
-    if (what) {
+    if (renameat(bd->dfd, tmp, bd->dfd, name) != 0) {
+        int saved = errno;
         (void)unlinkat(bd->dfd, tmp, 0);
         errno = saved;
-        return sys_err(err, shown, what);
+        return sys_err(err, shown, "cannot rename into place");
     }
     return 0;
 }
@@ -1540,17 +1536,6 @@ int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *en
     return rc;
 }
 
-static void print_envelope_warnings(const json_t *warnings)
-{
-    for (size_t i = 0; i < json_array_size(warnings); i++) {
-        const json_t *w = json_array_get(warnings, i);
-        const char *code = jsonx_get_str(w, "code"), *path = jsonx_get_str(w, "path");
-        const char *msg = jsonx_get_str(w, "message");
-        fprintf(stderr, "ocirender: warning: [%s] %s%s%s\n", code ? code : "?", path ? path : "",
-                path && path[0] ? ": " : "", msg ? msg : "");
-    }
-}
-
 int bundle_materialize_text(const char *text, size_t len, const char *dir, const char *rootfs,
                             bool *bad_envelope, struct err *err)
 {
@@ -1560,7 +1545,7 @@ int bundle_materialize_text(const char *text, size_t len, const char *dir, const
         return -1;
     }
     *bad_envelope = false;
-    print_envelope_warnings(env.warnings);
+    cli_print_warnings(env.warnings);
     int rc = bundle_write(dir, rootfs, &env, err);
     char path[PATH_MAX];
     if (rc == 0 && bundle_abs_path(dir, path, sizeof(path), NULL) == 0) {

@@ -32,6 +32,14 @@ json_t *cli_load_json_file(const char *path, struct err *err);
 /* Print an error as "ocirender: PATH: MESSAGE" lines on stderr. */
 void cli_print_error(const char *prefix, const struct err *err);
 
+/* Print warnings [{code, message, path}] (from the renderer, facts gathering or an envelope) as
+ * "ocirender: warning: [CODE] PATH: MESSAGE" lines on stderr; every member is optional. */
+void cli_print_warnings(const json_t *warnings);
+
+/* Gather the host facts `needs` asks for (NULL: the basic facts) on this machine, reading
+ * `rootfs` (may be NULL) for passwd/group, and print the gathering's warnings. */
+json_t *cli_gather_facts(const json_t *needs, const char *rootfs, struct err *err);
+
 /* Write `text` to stdout completely; -1 on failure. */
 int cli_write_stdout(const char *text, size_t len);
 

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/facts.h"
+#include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/sbuf.h"
 #include "render/render.h"
@@ -101,4 +103,27 @@ int cli_write_stdout(const char *text, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+void cli_print_warnings(const json_t *warnings)
+{
+    for (size_t i = 0; i < json_array_size(warnings); i++) {
+        const json_t *w = json_array_get(warnings, i);
+        const char *code = jsonx_get_str(w, "code"), *path = jsonx_get_str(w, "path");
+        const char *msg = jsonx_get_str(w, "message");
+        fprintf(stderr, "ocirender: warning: [%s] %s%s%s\n", code ? code : "?", path ? path : "",
+                path && path[0] ? ": " : "", msg ? msg : "");
+    }
+}
+
+json_t *cli_gather_facts(const json_t *needs, const char *rootfs, struct err *err)
+{
+    struct facts_sources src;
+    facts_sources_default(&src);
+    src.rootfs = rootfs;
+    json_t *warnings = NULL;
+    json_t *facts = facts_gather(needs, &src, &warnings, err);
+    cli_print_warnings(warnings);
+    json_decref(warnings);
+    return facts;
 }

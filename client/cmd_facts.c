@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "client/cli.h"
-#include "client/facts.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "render/render.h"
@@ -29,14 +28,13 @@ int cmd_facts(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct render_params params = {0};
-    struct facts_sources src;
-    facts_sources_default(&src);
+    const char *rootfs = NULL;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 's': params.service = optarg; break;
-        case 'r': src.rootfs = optarg; break;
+        case 'r': rootfs = optarg; break;
         case 'h': facts_usage(stdout); return CLI_EXIT_OK;
         default: facts_usage(stderr); return CLI_EXIT_LOCAL;
         }
@@ -47,7 +45,7 @@ int cmd_facts(int argc, char **argv)
     }
     struct err err;
     err_init(&err);
-    json_t *needs = NULL, *facts = NULL, *warnings = NULL;
+    json_t *needs = NULL, *facts = NULL;
     char *body = NULL;
     int rc = CLI_EXIT_LOCAL;
     if (optind < argc) {
@@ -63,14 +61,9 @@ int cmd_facts(int argc, char **argv)
             goto out;
         }
     }
-    facts = facts_gather(needs, &src, &warnings, &err);
+    facts = cli_gather_facts(needs, rootfs, &err);
     if (!facts) {
         goto out;
-    }
-    for (size_t i = 0; i < json_array_size(warnings); i++) {
-        const json_t *w = json_array_get(warnings, i);
-        fprintf(stderr, "ocirender: warning: %s: %s\n", jsonx_get_str(w, "path"),
-                jsonx_get_str(w, "message"));
     }
     size_t n;
     char *text = jsonx_dump(facts, JSONX_PRETTY, &n);
@@ -87,6 +80,5 @@ out:
     free(body);
     json_decref(needs);
     json_decref(facts);
-    json_decref(warnings);
     return rc;
 }

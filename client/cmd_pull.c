@@ -13,7 +13,6 @@
 
 #include "client/bundle.h"
 #include "client/cli.h"
-#include "client/facts.h"
 #include "client/pull_http.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
@@ -173,15 +172,6 @@ static int load_token(struct pull_opts *o, struct err *err)
     return 0;
 }
 
-static void print_warnings(const json_t *warnings)
-{
-    for (size_t i = 0; i < json_array_size(warnings); i++) {
-        const json_t *w = json_array_get(warnings, i);
-        fprintf(stderr, "ocirender: warning: %s: %s\n", jsonx_get_str(w, "path"),
-                jsonx_get_str(w, "message"));
-    }
-}
-
 /* ---- the request envelope ---- */
 
 /* Facts for what the spec needs. When this (possibly older) client cannot parse the spec, send
@@ -208,14 +198,8 @@ static json_t *gather_facts(const char *text, size_t len, const struct pull_opts
                 "(%s%s%s); sending the basic facts and leaving the verdict to the server\n",
                 err_path(&perr), err_path(&perr)[0] ? ": " : "", err_message(&perr));
     }
-    struct facts_sources src;
-    facts_sources_default(&src);
-    src.rootfs = o->rootfs;
-    json_t *warnings = NULL;
-    json_t *facts = facts_gather(needs, &src, &warnings, err);
+    json_t *facts = cli_gather_facts(needs, o->rootfs, err);
     json_decref(needs);
-    print_warnings(warnings);
-    json_decref(warnings);
     return facts;
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "client/cli.h"
-#include "client/facts.h"
 #include "client/secrets_glue.h"
 #include "common/digest.h"
 #include "common/jsonx.h"
@@ -127,16 +126,6 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
     return 0;
 }
 
-static void print_warnings(const json_t *warnings)
-{
-    for (size_t i = 0; i < json_array_size(warnings); i++) {
-        const json_t *w = json_array_get(warnings, i);
-        fprintf(stderr, "ocirender: warning: [%s] %s%s%s\n", jsonx_get_str(w, "code"),
-                jsonx_get_str(w, "path"), *jsonx_get_str(w, "path") ? ": " : "",
-                jsonx_get_str(w, "message"));
-    }
-}
-
 /* Parse once without facts to learn what the spec needs, then gather exactly that. */
 static json_t *host_facts(const char *body, size_t len, const struct render_opts *o,
                           struct err *err)
@@ -150,14 +139,8 @@ static json_t *host_facts(const char *body, size_t len, const struct render_opts
     if (!needs) {
         return NULL;
     }
-    struct facts_sources src;
-    facts_sources_default(&src);
-    src.rootfs = o->rootfs;
-    json_t *warnings = NULL;
-    json_t *facts = facts_gather(needs, &src, &warnings, err);
+    json_t *facts = cli_gather_facts(needs, o->rootfs, err);
     json_decref(needs);
-    print_warnings(warnings);
-    json_decref(warnings);
     return facts;
 }
 
@@ -242,7 +225,7 @@ int cmd_render(int argc, char **argv)
     if (render_execute(req, &settings, values, &res, &err)) {
         goto out;
     }
-    print_warnings(res.warnings);
+    cli_print_warnings(res.warnings);
     if (emit(&res, &o, jsonx_steal(&secrets), &err) == 0) {
         rc = CLI_EXIT_OK;
     }
