@@ -7,8 +7,7 @@
 #define LIMIT_SPEC_NODES        200000      /* values in one parsed document */
 #define LIMIT_BODY_DEFAULT      (1u << 20)  /* --max-body default: 1 MiB */
 #define LIMIT_OUTPUT            (16u << 20) /* rendered document text */
-#define LIMIT_PATH_TEXT         1024        /* builder cap for spec paths */
-#define LIMIT_HOSTNAME          64          /* sethostname(2) limit */
+#define LIMIT_HOSTNAME          63          /* a DNS label; sethostname(2) allows 64 */
 #define LIMIT_ENV_ENTRIES       4096
 #define LIMIT_GPU_COUNT         1024
 #define LIMIT_SECRET_VALUE      (256u << 10) /* one resolved secret value */

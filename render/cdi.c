@@ -363,8 +363,8 @@ static const char *entry_label(const json_t *entry, size_t index, char *buf, siz
     return buf;
 }
 
-int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, bool *present,
-                json_t **edits, struct err *err)
+int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char *count_path,
+                bool *present, json_t **edits, struct err *err)
 {
     *present = false;
     for (size_t i = 0; i < json_array_size(cdi); i++) {
@@ -420,7 +420,7 @@ int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, bool *prese
             }
         }
         if (!best_dev) {
-            err_set(err, ERR_SPEC_INVALID, "resources.gpu.count",
+            err_set(err, ERR_SPEC_INVALID, count_path,
                     "CDI device '%s=%s' is not declared by the CDI specs for kind '%s' "
                     "(gpu.count asks for %u)",
                     kind, name, kind, count);

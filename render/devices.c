@@ -33,18 +33,12 @@ int render_cdi(struct rctx *c)
         return 0;
     }
     bool present;
-    if (cdi_resolve(json_object_get(c->req->host, "cdi"), kind, gpu_count(c), &present,
-                    &c->cdi_edits, c->err)) {
-        struct err_issue *is = &c->err->issue[0];
-        char msg[ERR_MSG_MAX];
-        snprintf(msg, sizeof(msg), "CDI resolution failed for vendor '%s': %s", gpu_vendor(c),
-                 is->msg);
-        memcpy(is->msg, msg, sizeof(msg));
-        if (strcmp(is->path, "resources.gpu.count") == 0) {
-            char path[ERR_PATH_MAX];
-            memcpy(is->path, rctx_path(c, path, sizeof(path), "resources.gpu.count"),
-                   sizeof(path));
-        }
+    char count_path[ERR_PATH_MAX], prefix[160];
+    rctx_path(c, count_path, sizeof(count_path), "resources.gpu.count");
+    if (cdi_resolve(json_object_get(c->req->host, "cdi"), kind, gpu_count(c), count_path,
+                    &present, &c->cdi_edits, c->err)) {
+        snprintf(prefix, sizeof(prefix), "CDI resolution failed for vendor '%s': ", gpu_vendor(c));
+        err_prefix(c->err, prefix);
         return -1;
     }
     return 0;

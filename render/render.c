@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
 
@@ -130,7 +131,7 @@ static void rctx_release(struct rctx *c)
 static bool valid_hostname(const char *h)
 {
     size_t n = strlen(h);
-    if (n == 0 || n > 63) {
+    if (n == 0 || n > LIMIT_HOSTNAME) {
         return false;
     }
     size_t label = 0;

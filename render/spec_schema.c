@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/strutil.h"
 #include "render/internal.h"
 #include "render/spec.h"
@@ -362,7 +363,7 @@ static const struct stype st_distributed = {.kind = SK_OBJECT, .what = "a distri
 ENUM(st_scheduling, "best-effort", "gang", "spread");
 ENUM(st_sharing, "exclusive", "mps", "time-slice");
 static const struct stype st_gpu_count = {.kind = SK_INT, .what = "an integer", .min = 0,
-                                          .max = 1024};
+                                          .max = LIMIT_GPU_COUNT};
 static const struct sfield gpu_fields[] = {
     {"count", &st_gpu_count, 0, NULL},
     {"vendor", &st_string, 0, NULL},

@@ -66,6 +66,10 @@ extern bool harness_skipped;
 
 int harness_main(const struct test_case *cases, size_t n);
 
+/* A whole file as a NUL-terminated heap buffer (free()), or NULL when it cannot be read.
+ * `len` (may be NULL) receives the byte count. */
+char *harness_slurp(const char *path, size_t *len);
+
 #define HARNESS_MAIN(...)                                                                    \
     int main(void)                                                                           \
     {                                                                                        \

@@ -28,24 +28,6 @@ static void chaos_free(void *p)
     free(p);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    if (buf) {
-        buf[got] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
-
 /* Specs that render (from files), an envelope exercising facts, CDI and users, and a spec
  * whose own error is the expected end. */
 static const char *const specs[] = {"examples/gpu.yaml", "examples/web.yaml",
@@ -138,7 +120,7 @@ static void sweep(void)
     for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", OCIRENDER_SOURCE_DIR, specs[s]);
-        char *body = slurp(path);
+        char *body = harness_slurp(path, NULL);
         CHECK(body != NULL);
         if (body) {
             sweep_one(specs[s], body, strstr(specs[s], "corpus") != NULL);

@@ -11,24 +11,6 @@
 
 static const char *dir;
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    if (buf) {
-        buf[*len] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
-
 static bool error_mentions(const struct err *e, const char *text)
 {
     for (unsigned i = 0; i < e->n_issues; i++) {
@@ -54,7 +36,7 @@ static void corpus(void)
     char path[1024];
     snprintf(path, sizeof(path), "%s/EXPECT", dir);
     size_t len;
-    char *expect = slurp(path, &len);
+    char *expect = harness_slurp(path, &len);
     CHECK(expect != NULL);
     int cases = 0;
     for (char *line = expect; line && *line;) {
@@ -68,7 +50,7 @@ static void corpus(void)
             cases++;
             snprintf(path, sizeof(path), "%s/%s", dir, file);
             size_t n;
-            char *body = slurp(path, &n);
+            char *body = harness_slurp(path, &n);
             CHECK(body != NULL);
             struct err err;
             err_init(&err);

@@ -28,23 +28,7 @@ static char *slurp(const char *dir, const char *name)
 {
     char path[2048];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) {
-        buf[n] = '\0';
-    }
-    fclose(f);
-    return buf;
+    return harness_slurp(path, NULL);
 }
 
 static void spit(const char *name, const char *text)

@@ -361,7 +361,7 @@ static void gpu_spec_with_all_devices_expands_to_all_in_spec(void)
     err_init(&err);
     bool present = false;
     json_t *edits = NULL;
-    CHECK_INT(cdi_resolve(json_object_get(host, "cdi"), "nvidia.com/gpu", 2, &present, &edits,
+    CHECK_INT(cdi_resolve(json_object_get(host, "cdi"), "nvidia.com/gpu", 2, "gpu.count", &present, &edits,
                           &err),
               0);
     CHECK(present);
