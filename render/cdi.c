@@ -363,10 +363,32 @@ static const char *entry_label(const json_t *entry, size_t index, char *buf, siz
     return buf;
 }
 
+/* True when the specs of `kind` define the device `all` and no other (nvidia-ctk's WSL mode). */
+static bool kind_defines_only_all(const json_t *cdi, const char *kind)
+{
+    bool all = false;
+    for (size_t i = 0; i < json_array_size(cdi); i++) {
+        long long prio;
+        const json_t *spec = entry_spec(json_array_get(cdi, i), (long long)i, &prio);
+        if (!str_eq(jsonx_get_str(spec, "kind"), kind)) {
+            continue;
+        }
+        const json_t *devs = json_object_get(spec, "devices");
+        for (size_t d = 0; d < json_array_size(devs); d++) {
+            if (!str_eq(jsonx_get_str(json_array_get(devs, d), "name"), "all")) {
+                return false;
+            }
+            all = true;
+        }
+    }
+    return all;
+}
+
 int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char *count_path,
-                bool *present, json_t **edits, struct err *err)
+                bool *present, bool *all_only, json_t **edits, struct err *err)
 {
     *present = false;
+    *all_only = false;
     for (size_t i = 0; i < json_array_size(cdi); i++) {
         long long prio;
         const json_t *spec = entry_spec(json_array_get(cdi, i), (long long)i, &prio);
@@ -378,14 +400,20 @@ int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char 
         *edits = NULL;
         return 0;
     }
+    *all_only = kind_defines_only_all(cdi, kind);
+    unsigned wanted = *all_only ? 1 : count;
     json_t *out = json_array();
     json_t *touched = json_array(); /* specs whose own edits were already added */
     if (!out || !touched) {
         goto nomem;
     }
-    for (unsigned n = 0; n < count; n++) {
+    for (unsigned n = 0; n < wanted; n++) {
         char name[16];
-        snprintf(name, sizeof(name), "%u", n);
+        if (*all_only) {
+            snprintf(name, sizeof(name), "all");
+        } else {
+            snprintf(name, sizeof(name), "%u", n);
+        }
         const json_t *best_spec = NULL, *best_dev = NULL;
         long long best_prio = -1;
         size_t best_index = 0;

@@ -22,6 +22,8 @@ struct rctx {
     const json_t *gpu;       /* resources.gpu or NULL */
     char spath[ERR_PATH_MAX];/* "services.web" or "" for a bare ServiceSpec */
     json_t *cdi_edits;       /* merged CDI edits when CDI is active, else NULL */
+    bool cdi_all;            /* CDI serves the request with the vendor's device `all` */
+    const json_t *wsl;       /* host.wsl: the node runs under WSL2; else NULL */
     bool host_network;
     bool privileged;
     bool rootless;

@@ -36,12 +36,20 @@ int render_cdi(struct rctx *c)
     char count_path[ERR_PATH_MAX], prefix[160];
     rctx_path(c, count_path, sizeof(count_path), "resources.gpu.count");
     if (cdi_resolve(json_object_get(c->req->host, "cdi"), kind, gpu_count(c), count_path,
-                    &present, &c->cdi_edits, c->err)) {
+                    &present, &c->cdi_all, &c->cdi_edits, c->err)) {
         snprintf(prefix, sizeof(prefix), "CDI resolution failed for vendor '%s': ", gpu_vendor(c));
         err_prefix(c->err, prefix);
         return -1;
     }
-    return 0;
+    if (!c->cdi_all) {
+        return 0;
+    }
+    return rctx_warn(c, "cdi_all_only",
+                     json_object_get(c->gpu, "count") ? "resources.gpu.count" : "resources.gpu",
+                     "the CDI specs of kind '%s' define only the device 'all' (as nvidia-ctk "
+                     "generates on WSL2): %s=all serves gpu.count %u and exposes every GPU of the "
+                     "node; the vendor's visibility variables select the first %u",
+                     kind, kind, gpu_count(c), gpu_count(c));
 }
 
 static json_t *device_entry(const char *path, const char *type, long long major, long long minor,
@@ -272,10 +280,49 @@ static int gpu_rules(struct rctx *c)
     return add_rule(c, "c", 226, -1, "rwm");
 }
 
+static bool rule_exists(const struct rctx *c, const char *type, long long major, long long minor)
+{
+    for (size_t i = 0; i < json_array_size(c->dev_rules); i++) {
+        const json_t *r = json_array_get(c->dev_rules, i);
+        const json_t *mi = json_object_get(r, "minor");
+        if (json_is_true(json_object_get(r, "allow")) && str_eq(jsonx_get_str(r, "type"), type) &&
+            fact_int(r, "major", -1) == major && (!mi || json_integer_value(mi) == minor) &&
+            str_eq(jsonx_get_str(r, "access"), "rwm")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * WSL2 (docs/wsl2.md): every GPU is behind the paravirtual /dev/dxg, whatever the vendor; the
+ * node sends its numbers in host.wsl.dxg. It needs its own device-cgroup rule, or runc creates
+ * the node and the container cannot open it.
+ */
+static int wsl_dxg_device(struct rctx *c)
+{
+    const json_t *dxg = json_object_get(c->wsl, "dxg");
+    long long major = fact_int(dxg, "major", 0), minor = fact_int(dxg, "minor", 0);
+    if (add_device(c, device_entry("/dev/dxg", "c", major, minor, 0666, 0, 0))) {
+        return -1;
+    }
+    if (c->privileged || rule_exists(c, "c", major, minor)) {
+        return 0;
+    }
+    return add_rule(c, "c", major, minor, "rwm");
+}
+
 static int gpu_devices(struct rctx *c)
 {
     if (!c->gpu) {
         return 0;
+    }
+    if (c->wsl && !json_object_get(c->wsl, "dxg")) {
+        return rctx_fail(c, "resources.gpu",
+                         "GPU requested but WSL2 GPU support not available on this host: "
+                         "/dev/dxg is not exposed by the WSL2 kernel inside the configured "
+                         "distro; enable WSL2 GPU support (Windows 11 + a recent WSL kernel) or "
+                         "drop `resources.gpu` from the service spec");
     }
     if (c->cdi_edits) {
         for (size_t i = 0; i < json_array_size(c->cdi_edits); i++) {
@@ -286,9 +333,10 @@ static int gpu_devices(struct rctx *c)
                 }
             }
         }
-        return 0;
+        return c->wsl ? wsl_dxg_device(c) : 0;
     }
-    if (!c->privileged && gpu_rules(c)) {
+    /* WSL2 has no vendor device nodes and so no use for the vendors' blanket majors. */
+    if (!c->privileged && !c->wsl && gpu_rules(c)) {
         return -1;
     }
     json_t *cands = json_array();
@@ -302,8 +350,10 @@ static int gpu_devices(struct rctx *c)
         const json_t *fact = rctx_device_fact(c, path);
         const char *type = jsonx_get_str(fact, "type");
         if (!fact || (type[0] != 'c' && type[0] != 'b')) {
-            rc = rctx_warn(c, "gpu_device_missing", "resources.gpu",
-                           "GPU device %s not found on host, skipping", path);
+            if (!c->wsl) { /* on WSL2 their absence is normal: /dev/dxg serves instead */
+                rc = rctx_warn(c, "gpu_device_missing", "resources.gpu",
+                               "GPU device %s not found on host, skipping", path);
+            }
             continue;
         }
         long long major = fact_int(fact, "major", 0), minor = fact_int(fact, "minor", 0);
@@ -314,7 +364,10 @@ static int gpu_devices(struct rctx *c)
         }
     }
     json_decref(cands);
-    return rc;
+    if (rc || !c->wsl) {
+        return rc;
+    }
+    return wsl_dxg_device(c);
 }
 
 int render_devices(struct rctx *c)

@@ -500,7 +500,10 @@ static int gpu_visibility_env(struct rctx *c)
                 }
             }
         }
-        return 0;
+        /* The device `all` exposes every GPU: the visibility defaults keep gpu.count's say. */
+        if (!c->cdi_all) {
+            return 0;
+        }
     }
     if (!c->gpu) {
         return 0;
@@ -559,9 +562,77 @@ static int check_mps_dir(struct rctx *c, const char *field, const char *dir, con
     return 0;
 }
 
+/* The value of `key` in the env list (borrowed until the list changes), or NULL. */
+static const char *env_get(const struct rctx *c, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i < json_array_size(c->env); i++) {
+        const char *e = json_string_value(json_array_get(c->env, i));
+        if (entry_has_key(e, key, n)) {
+            return e + n + 1;
+        }
+    }
+    return NULL;
+}
+
+static bool path_list_has(const char *list, const char *dir)
+{
+    size_t n = strlen(dir);
+    for (const char *p = list;; p++) {
+        if (strncmp(p, dir, n) == 0 && (p[n] == ':' || p[n] == '\0')) {
+            return true;
+        }
+        p = strchr(p, ':');
+        if (!p) {
+            return false;
+        }
+    }
+}
+
+/*
+ * WSL2 (docs/wsl2.md): the Windows driver's user-space libraries (libcuda, libdxcore, ...) are
+ * in the WSL library directories, bind-mounted read-only (mounts.c); the dynamic loader must
+ * look there first. The directories that exist go before any value the layers above set, in
+ * the original's order (drivers, then lib); one already in the value is not repeated.
+ */
+static int wsl_library_path(struct rctx *c)
+{
+    static const char *const order[] = {"/usr/lib/wsl/drivers", "/usr/lib/wsl/lib"};
+    if (!c->gpu || !c->wsl) {
+        return 0;
+    }
+    const json_t *dirs = json_object_get(c->wsl, "lib_dirs");
+    const char *old = env_get(c, "LD_LIBRARY_PATH");
+    struct sbuf b;
+    sbuf_init(&b, (size_t)1 << 22);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(order) / sizeof(order[0]); i++) {
+        bool listed = false;
+        for (size_t j = 0; j < json_array_size(dirs); j++) {
+            listed = listed || str_eq(json_string_value(json_array_get(dirs, j)), order[i]);
+        }
+        if (listed && !(old && path_list_has(old, order[i]))) {
+            rc = (sbuf_len(&b) && sbuf_addc(&b, ':')) || sbuf_add(&b, order[i]);
+        }
+    }
+    if (rc) {
+        return rctx_nomem(c);
+    }
+    if (sbuf_len(&b) == 0) {
+        sbuf_free(&b);
+        return 0;
+    }
+    if (old && *old && (sbuf_addc(&b, ':') || sbuf_add(&b, old))) {
+        return rctx_nomem(c);
+    }
+    rc = env_set(c, "LD_LIBRARY_PATH", strlen("LD_LIBRARY_PATH"), sbuf_str(&b));
+    sbuf_free_secret(&b);
+    return rc;
+}
+
 int render_gpu_sharing_env(struct rctx *c)
 {
-    if (gpu_visibility_env(c)) {
+    if (gpu_visibility_env(c) || wsl_library_path(c)) {
         return -1;
     }
     if (!c->gpu) {

@@ -372,6 +372,43 @@ static int socket_mount(struct rctx *c)
                                   (const char *const[]){"rbind", "ro", NULL}));
 }
 
+/*
+ * WSL2 (docs/wsl2.md): the GPU's user-space libraries, read-only. In the distro
+ * /usr/lib/wsl/lib and /usr/lib/wsl/drivers are mounts of their own (an overlay and a 9p
+ * share), so /usr/lib/wsl is bound recursively and each directory gets its own read-only bind
+ * on top: "ro" on a recursive bind leaves the submounts writable. A mount the spec already
+ * puts at one of these paths is kept.
+ */
+static int wsl_lib_mounts(struct rctx *c)
+{
+    static const char *const ro[] = {"rbind", "ro", "nosuid", "nodev", NULL};
+    static const char *const dirs[] = {"/usr/lib/wsl/lib", "/usr/lib/wsl/drivers"};
+    if (!c->gpu || !c->wsl) {
+        return 0;
+    }
+    const json_t *present = json_object_get(c->wsl, "lib_dirs");
+    if (json_array_size(present) == 0) {
+        return rctx_warn(c, "wsl_libs_missing", "resources.gpu",
+                         "the WSL2 distro has neither /usr/lib/wsl/lib nor /usr/lib/wsl/drivers "
+                         "(host.wsl.lib_dirs): the GPU's user-space libraries are not mounted");
+    }
+    if (find_mount(c, "/usr/lib/wsl") < 0 &&
+        add_mount(c, mount_new("/usr/lib/wsl", "bind", "/usr/lib/wsl", ro))) {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        bool listed = false;
+        for (size_t j = 0; j < json_array_size(present); j++) {
+            listed = listed || str_eq(json_string_value(json_array_get(present, j)), dirs[i]);
+        }
+        if (listed && find_mount(c, dirs[i]) < 0 &&
+            add_mount(c, mount_new(dirs[i], "bind", dirs[i], ro))) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static size_t path_depth(const char *p)
 {
     size_t d = 0;
@@ -396,8 +433,8 @@ static int cdi_mounts(struct rctx *c)
             const char *dest = jsonx_get_str(m, "containerPath");
             const char *type = jsonx_get_str(m, "type");
             bool bind = !type || !*type || strcmp(type, "bind") == 0;
-            json_t *opts = json_deep_copy(json_object_get(m, "options"));
-            opts = opts ? opts : json_array();
+            const json_t *given = json_object_get(m, "options");
+            json_t *opts = given ? json_deep_copy(given) : json_array();
             bool has_bind = false;
             for (size_t k = 0; opts && k < json_array_size(opts); k++) {
                 const char *o = json_string_value(json_array_get(opts, k));
@@ -482,6 +519,6 @@ static int gpu_sharing_mounts(struct rctx *c, bool mps_only)
 int render_mounts(struct rctx *c)
 {
     return default_mounts(c) || storage_mounts(c) || socket_mount(c) || dns_file(c) ||
-           hosts_file(c) || cdi_mounts(c) || gpu_sharing_mounts(c, true) ||
+           hosts_file(c) || wsl_lib_mounts(c) || cdi_mounts(c) || gpu_sharing_mounts(c, true) ||
            gpu_sharing_mounts(c, false);
 }

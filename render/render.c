@@ -268,6 +268,7 @@ static int init_context(struct rctx *c, const struct render_request *req,
     c->err = err;
     c->svc = req->service;
     c->gpu = json_object_get(json_object_get(c->svc, "resources"), "gpu");
+    c->wsl = json_object_get(req->host, "wsl");
     if (req->deployment_name) {
         char seg[ERR_PATH_MAX];
         path_key_segment(seg, sizeof(seg), req->service_name);

@@ -87,6 +87,46 @@ static const struct stype st_host_rootfs = {.kind = SK_OBJECT, .what = "a rootfs
                                             .fields = rootfs_fields};
 static const struct stype st_host_cdi = {.kind = SK_LIST, .what = "a list of CDI specs",
                                          .elem = &cdi_entry_type};
+
+/* WSL2 (docs/wsl2.md): the library directories are the two the Windows driver provides. */
+static const char *const wsl_lib_dirs[] = {"/usr/lib/wsl/lib", "/usr/lib/wsl/drivers", NULL};
+static const struct stype st_wsl_lib_dir = {.kind = SK_ENUM,
+                                            .what = "/usr/lib/wsl/lib or /usr/lib/wsl/drivers",
+                                            .enums = wsl_lib_dirs};
+static int finish_wsl_lib_dirs(struct walk *w, json_t *out)
+{
+    for (size_t i = 1; i < json_array_size(out); i++) {
+        const char *dir = json_string_value(json_array_get(out, i));
+        for (size_t j = 0; j < i; j++) {
+            if (str_eq(dir, json_string_value(json_array_get(out, j)))) {
+                size_t saved = walk_push_index(w, i);
+                walk_error(w, NULL, "'%s' is listed twice", dir);
+                walk_pop(w, saved);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+static const struct stype st_wsl_lib_dirs = {.kind = SK_LIST, .what = "a list of WSL library "
+                                             "directories", .elem = &st_wsl_lib_dir,
+                                             .finish = finish_wsl_lib_dirs};
+static const struct sfield dxg_fields[] = {
+    {"major", &st_dev_number, SF_REQUIRED, NULL},
+    {"minor", &st_dev_number, SF_REQUIRED, NULL},
+    END,
+};
+static const struct stype st_dxg = {.kind = SK_OBJECT, .what = "a {major, minor} mapping",
+                                    .fields = dxg_fields};
+static const struct sfield wsl_fields[] = {
+    {"kernel", &st_nonempty_string, SF_REQUIRED, NULL},
+    {"distro", &st_nonempty_string, 0, NULL},
+    {"dxg", &st_dxg, 0, NULL},
+    {"lib_dirs", &st_wsl_lib_dirs, 0, NULL},
+    END,
+};
+static const struct stype st_host_wsl = {.kind = SK_OBJECT, .what = "a WSL2 mapping",
+                                         .fields = wsl_fields};
 static const struct sfield host_fields[] = {
     {"user", &st_host_user, 0, NULL},
     {"subuid", &st_subid, 0, NULL},
@@ -98,6 +138,7 @@ static const struct sfield host_fields[] = {
     {"cdi", &st_host_cdi, 0, NULL},
     {"env", &st_string_map, 0, NULL},
     {"rootfs", &st_host_rootfs, 0, NULL},
+    {"wsl", &st_host_wsl, 0, NULL},
     END,
 };
 const struct stype request_host_type = {.kind = SK_OBJECT, .what = "a host facts mapping",

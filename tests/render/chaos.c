@@ -46,6 +46,28 @@ static const char envelope[] =
     " \"path\": \"/bin/true\"}]}}]}]}, \"options\": {\"env\": [[\"B\", \"b\"]],"
     " \"bundle_dir\": \"/b\"}}";
 
+/*
+ * A WSL2 node: /dev/dxg, the WSL library mounts, LD_LIBRARY_PATH, a CDI spec with only `all`.
+ * YAML, because jansson's JSON lexer drops a byte of a token when growing its buffer fails
+ * (lex_save ignores the error), which this sweep would otherwise report as ours.
+ */
+static const char wsl_envelope[] =
+    "spec: {image: {name: \"x:1\"}, resources: {gpu: {count: 2}}}\n"
+    "image_config: {Env: [\"LD_LIBRARY_PATH=/opt/lib\"]}\n"
+    "host:\n"
+    "  wsl: {kernel: 5.15.167.4-microsoft-standard-WSL2, dxg: {major: 10, minor: 63},\n"
+    "        lib_dirs: [/usr/lib/wsl/lib, /usr/lib/wsl/drivers]}\n"
+    "  devices: [{path: /dev/dxg, type: c, major: 10, minor: 63}]\n"
+    "  cdi:\n"
+    "    - cdiVersion: 0.5.0\n"
+    "      kind: nvidia.com/gpu\n"
+    "      devices:\n"
+    "        - name: all\n"
+    "          containerEdits:\n"
+    "            deviceNodes: [{path: /dev/dxg}]\n"
+    "            mounts: [{hostPath: /usr/lib/wsl/lib/libdxcore.so,\n"
+    "                      containerPath: /usr/lib/wsl/lib/libdxcore.so, options: [ro, bind]}]\n";
+
 /* The text of a render without injected failures (NULL when the spec itself is invalid). */
 static char *render_text(const char *body, const json_t *values)
 {
@@ -117,6 +139,7 @@ static void sweep_one(const char *name, const char *body, bool own_error_expecte
 static void sweep(void)
 {
     sweep_one("envelope", envelope, false);
+    sweep_one("wsl envelope", wsl_envelope, false);
     for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", OCIRENDER_SOURCE_DIR, specs[s]);

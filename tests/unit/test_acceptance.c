@@ -359,12 +359,13 @@ static void gpu_spec_with_all_devices_expands_to_all_in_spec(void)
     json_t *host = json_loads(NVIDIA_CDI_TWO, 0, NULL);
     struct err err;
     err_init(&err);
-    bool present = false;
+    bool present = false, all_only = true;
     json_t *edits = NULL;
-    CHECK_INT(cdi_resolve(json_object_get(host, "cdi"), "nvidia.com/gpu", 2, "gpu.count", &present, &edits,
-                          &err),
+    CHECK_INT(cdi_resolve(json_object_get(host, "cdi"), "nvidia.com/gpu", 2, "gpu.count", &present,
+                          &all_only, &edits, &err),
               0);
     CHECK(present);
+    CHECK(!all_only);
     CHECK_INT(json_array_size(edits), 2);
     json_decref(edits);
     json_decref(host);

@@ -232,11 +232,12 @@ static void cdi_old_object_hooks_are_rejected(void)
 static void cdi_all_only_when_defined_and_conflicts(void)
 {
     struct rt t;
-    /* a spec that only defines "all" does not satisfy device 0 */
+    /* "all" stands in for numbered devices only when it is the only one (tests/unit/test_wsl.c) */
     struct rt_in in = {
         .spec = SVC "    resources: {gpu: {count: 1}}\n",
         .host = "{\"cdi\": [{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\", \"devices\": "
-                "[{\"name\": \"all\", \"containerEdits\": {\"env\": [\"A=1\"]}}]}]}"};
+                "[{\"name\": \"all\", \"containerEdits\": {\"env\": [\"A=1\"]}}, "
+                "{\"name\": \"1\", \"containerEdits\": {\"env\": [\"B=1\"]}}]}]}"};
     CHECK_INT(rt_render(&t, &in), -1);
     CHECK_CONTAINS(rt_err_msg(&t), "nvidia.com/gpu=0");
     rt_free(&t);
