@@ -37,8 +37,17 @@ void cli_print_error(const char *prefix, const struct err *err);
 void cli_print_warnings(const json_t *warnings);
 
 /* Gather the host facts `needs` asks for (NULL: the basic facts) on this machine, reading
- * `rootfs` (may be NULL) for passwd/group, and print the gathering's warnings. */
-json_t *cli_gather_facts(const json_t *needs, const char *rootfs, struct err *err);
+ * `rootfs` (may be NULL) for passwd/group, and print the gathering's warnings. `host_root`
+ * (--host-root; NULL: $OCIRENDER_HOST_ROOT; unset or "": /) is the directory read as the
+ * node's / (a host file system mounted elsewhere, or a test's fake node); it must be a
+ * directory (ERR_USAGE otherwise). */
+json_t *cli_gather_facts(const json_t *needs, const char *host_root, const char *rootfs,
+                         struct err *err);
+
+/* The --host-root help line shared by facts, render and pull. */
+#define CLI_HOST_ROOT_USAGE                                                                  \
+    "  --host-root DIR       read the node's facts under DIR as if it were / (default:\n"   \
+    "                        $OCIRENDER_HOST_ROOT, else /)\n"
 
 /* Write `text` to stdout completely; -1 on failure. */
 int cli_write_stdout(const char *text, size_t len);

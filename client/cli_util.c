@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/facts.h"
@@ -116,10 +117,24 @@ void cli_print_warnings(const json_t *warnings)
     }
 }
 
-json_t *cli_gather_facts(const json_t *needs, const char *rootfs, struct err *err)
+json_t *cli_gather_facts(const json_t *needs, const char *host_root, const char *rootfs,
+                         struct err *err)
 {
     struct facts_sources src;
     facts_sources_default(&src);
+    if (!host_root) {
+        host_root = getenv("OCIRENDER_HOST_ROOT");
+    }
+    if (host_root && host_root[0]) {
+        struct stat st;
+        int rc = stat(host_root, &st);
+        if (rc != 0 || !S_ISDIR(st.st_mode)) {
+            err_set(err, ERR_USAGE, "--host-root", "%s: %s", host_root,
+                    rc != 0 ? strerror(errno) : "not a directory");
+            return NULL;
+        }
+        src.root = host_root;
+    }
     src.rootfs = rootfs;
     json_t *warnings = NULL;
     json_t *facts = facts_gather(needs, &src, &warnings, err);

@@ -11,12 +11,18 @@
 
 static void facts_usage(FILE *out)
 {
-    fprintf(out, "usage: ocirender facts [--service NAME] [--rootfs DIR] [SPEC|-]\n"
+    fprintf(out, "usage: ocirender facts [--service NAME] [--rootfs DIR] [--host-root DIR] "
+                 "[SPEC|-]\n"
                  "\n"
                  "Print the host-facts JSON this node would send for SPEC: user and subordinate\n"
-                 "ids, cgroup version and parent, the devices, directories, files, CDI specs and\n"
-                 "$E: variables SPEC needs, and the rootfs passwd/group with --rootfs.\n"
-                 "Reads the host; never changes it. Without SPEC, prints the basic facts.\n");
+                 "ids, cgroup version and parent, WSL2 facts on a WSL2 node, the devices,\n"
+                 "directories, files, CDI specs and $E: variables SPEC needs, and the rootfs\n"
+                 "passwd/group with --rootfs.\n"
+                 "Reads the host; never changes it. Without SPEC, prints the basic facts.\n"
+                 "\n"
+                 "  --service NAME        service of a DeploymentSpec\n"
+                 "  --rootfs DIR          container rootfs: its /etc/passwd and /etc/group\n"
+                 CLI_HOST_ROOT_USAGE);
 }
 
 int cmd_facts(int argc, char **argv)
@@ -24,17 +30,19 @@ int cmd_facts(int argc, char **argv)
     static const struct option longopts[] = {
         {"service", required_argument, NULL, 's'},
         {"rootfs", required_argument, NULL, 'r'},
+        {"host-root", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct render_params params = {0};
-    const char *rootfs = NULL;
+    const char *rootfs = NULL, *host_root = NULL;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 's': params.service = optarg; break;
         case 'r': rootfs = optarg; break;
+        case 'R': host_root = optarg; break;
         case 'h': facts_usage(stdout); return CLI_EXIT_OK;
         default: facts_usage(stderr); return CLI_EXIT_LOCAL;
         }
@@ -61,7 +69,7 @@ int cmd_facts(int argc, char **argv)
             goto out;
         }
     }
-    facts = cli_gather_facts(needs, rootfs, &err);
+    facts = cli_gather_facts(needs, host_root, rootfs, &err);
     if (!facts) {
         goto out;
     }

@@ -40,6 +40,7 @@ static void pull_usage(FILE *out)
             "  --image-config FILE   OCI image config (the blob or its `config` object)\n"
             "  --bundle DIR          bundle directory to write (required)\n"
             "  --rootfs DIR          container rootfs: read for user names, linked as DIR/rootfs\n"
+            CLI_HOST_ROOT_USAGE
             "  --timeout SECONDS     limit for one attempt (default 60)\n"
             "  --retries N           extra attempts on connection failures and 503 (default 4)\n"
             "\n"
@@ -49,12 +50,12 @@ static void pull_usage(FILE *out)
 
 enum {
     OPT_SERVER = 1000, OPT_TOKEN, OPT_TOKEN_FILE, OPT_CACERT, OPT_SERVICE, OPT_REPLICA,
-    OPT_IMAGE_CONFIG, OPT_BUNDLE, OPT_ROOTFS, OPT_TIMEOUT, OPT_RETRIES, OPT_HELP,
+    OPT_IMAGE_CONFIG, OPT_BUNDLE, OPT_ROOTFS, OPT_TIMEOUT, OPT_RETRIES, OPT_HOST_ROOT, OPT_HELP,
 };
 
 struct pull_opts {
     const char *server, *token, *token_file, *cacert, *service, *replica, *image_config;
-    const char *bundle, *rootfs, *spec;
+    const char *bundle, *rootfs, *spec, *host_root;
     unsigned timeout_s, retries;
     char *token_buf; /* owned copy when read from a file */
 };
@@ -99,6 +100,7 @@ static int parse_args(int argc, char **argv, struct pull_opts *o)
         {"image-config", required_argument, NULL, OPT_IMAGE_CONFIG},
         {"bundle", required_argument, NULL, OPT_BUNDLE},
         {"rootfs", required_argument, NULL, OPT_ROOTFS},
+        {"host-root", required_argument, NULL, OPT_HOST_ROOT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"retries", required_argument, NULL, OPT_RETRIES},
         {"help", no_argument, NULL, OPT_HELP},
@@ -121,6 +123,7 @@ static int parse_args(int argc, char **argv, struct pull_opts *o)
         case OPT_IMAGE_CONFIG: o->image_config = optarg; break;
         case OPT_BUNDLE: o->bundle = optarg; break;
         case OPT_ROOTFS: o->rootfs = optarg; break;
+        case OPT_HOST_ROOT: o->host_root = optarg; break;
         case OPT_TIMEOUT: rc = parse_uint_opt("--timeout", optarg, 3600, &o->timeout_s); break;
         case OPT_RETRIES: rc = parse_uint_opt("--retries", optarg, 20, &o->retries); break;
         case OPT_HELP: pull_usage(stdout); return 1;
@@ -198,7 +201,7 @@ static json_t *gather_facts(const char *text, size_t len, const struct pull_opts
                 "(%s%s%s); sending the basic facts and leaving the verdict to the server\n",
                 err_path(&perr), err_path(&perr)[0] ? ": " : "", err_message(&perr));
     }
-    json_t *facts = cli_gather_facts(needs, o->rootfs, err);
+    json_t *facts = cli_gather_facts(needs, o->host_root, o->rootfs, err);
     json_decref(needs);
     return facts;
 }

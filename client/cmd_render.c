@@ -31,6 +31,7 @@ static void render_usage(FILE *out)
             "  --facts-from-host     gather the facts from this machine (read-only)\n"
             "  --rootfs DIR          container rootfs to resolve user names (with\n"
             "                        --facts-from-host)\n"
+            CLI_HOST_ROOT_USAGE
             "  --image-config FILE   OCI image config (the blob or its `config` object)\n"
             "  --cgroup-parent PATH  default cgroup parent (or OCIRENDER_CGROUP_PARENT)\n"
             "  --envelope            print the envelope {config, digest, warnings, files, secrets}\n"
@@ -42,7 +43,7 @@ static void render_usage(FILE *out)
 enum {
     OPT_SERVICE = 1000, OPT_REPLICA, OPT_ROLE, OPT_NODE_ID, OPT_HOSTNAME, OPT_HOST_NETWORK,
     OPT_SCOPE, OPT_FACTS, OPT_FACTS_FROM_HOST, OPT_ROOTFS, OPT_IMAGE_CONFIG, OPT_CGROUP_PARENT,
-    OPT_ENVELOPE, OPT_COMPACT, OPT_HELP,
+    OPT_ENVELOPE, OPT_COMPACT, OPT_HOST_ROOT, OPT_HELP,
 };
 
 struct render_opts {
@@ -50,6 +51,7 @@ struct render_opts {
     const char *facts_file;
     bool facts_from_host;
     const char *rootfs;
+    const char *host_root;
     const char *image_config_file;
     const char *cgroup_parent;
     bool envelope;
@@ -71,6 +73,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
         {"facts", required_argument, NULL, OPT_FACTS},
         {"facts-from-host", no_argument, NULL, OPT_FACTS_FROM_HOST},
         {"rootfs", required_argument, NULL, OPT_ROOTFS},
+        {"host-root", required_argument, NULL, OPT_HOST_ROOT},
         {"image-config", required_argument, NULL, OPT_IMAGE_CONFIG},
         {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
         {"envelope", no_argument, NULL, OPT_ENVELOPE},
@@ -96,6 +99,7 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
         case OPT_FACTS: o->facts_file = optarg; break;
         case OPT_FACTS_FROM_HOST: o->facts_from_host = true; break;
         case OPT_ROOTFS: o->rootfs = optarg; break;
+        case OPT_HOST_ROOT: o->host_root = optarg; break;
         case OPT_IMAGE_CONFIG: o->image_config_file = optarg; break;
         case OPT_CGROUP_PARENT: o->cgroup_parent = optarg; break;
         case OPT_ENVELOPE: o->envelope = true; break;
@@ -122,6 +126,10 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
         fprintf(stderr, "ocirender render: --rootfs needs --facts-from-host\n");
         return -1;
     }
+    if (o->host_root && !o->facts_from_host) {
+        fprintf(stderr, "ocirender render: --host-root needs --facts-from-host\n");
+        return -1;
+    }
     o->spec = argv[optind];
     return 0;
 }
@@ -139,7 +147,7 @@ static json_t *host_facts(const char *body, size_t len, const struct render_opts
     if (!needs) {
         return NULL;
     }
-    json_t *facts = cli_gather_facts(needs, o->rootfs, err);
+    json_t *facts = cli_gather_facts(needs, o->host_root, o->rootfs, err);
     json_decref(needs);
     return facts;
 }

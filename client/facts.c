@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -35,6 +36,7 @@ void facts_sources_default(struct facts_sources *src)
     src->uid = -1;
     src->gid = -1;
     src->cdi_extra_dirs = getenv("CDI_SPEC_DIRS");
+    src->wsl_distro = getenv("WSL_DISTRO_NAME");
 }
 
 /* <root><path>; false when it does not fit (the caller treats the path as absent). */
@@ -387,6 +389,106 @@ static int cgroup_facts(const struct facts_sources *src, json_t *facts, json_t *
                          : 0;
     }
     if (strcmp(parent, "/") != 0 && jsonx_set_str(cg, "parent", parent)) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- WSL2 (docs/wsl2.md) ---- */
+
+/* The kernel's release and a distro name are short printable ASCII; anything else is no fact. */
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++) {
+        if (*s < 0x21 || *s > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * WSL2 kernels, Microsoft's and custom builds of its tree, call themselves
+ * "<version>-microsoft-standard[-WSL2]"; WSL1 reports "<version>-Microsoft" and runs no Linux
+ * containers (no namespaces or cgroups of its own).
+ */
+static bool wsl2_release(const char *release)
+{
+    size_t n = strlen(release);
+    return strcasestr(release, "microsoft-standard") != NULL ||
+           (n >= 5 && strcasecmp(release + n - 5, "-WSL2") == 0);
+}
+
+/* /dev/dxg, the paravirtual GPU: its numbers when it is a character device. */
+static int wsl_dxg(const struct facts_sources *src, json_t *wsl, json_t *warnings)
+{
+    char p[HOST_PATH_MAX];
+    struct stat st;
+    if (!host_path(src, "/dev/dxg", p, sizeof(p)) || stat(p, &st) != 0) {
+        return 0; /* no GPU support in this distro: the renderer says so if a GPU is asked for */
+    }
+    if (!S_ISCHR(st.st_mode)) {
+        return warn(warnings, "/dev/dxg", "not a character device, not reported");
+    }
+    return json_object_set_new(wsl, "dxg",
+                               json_pack("{s:I, s:I}", "major", (json_int_t)major(st.st_rdev),
+                                         "minor", (json_int_t)minor(st.st_rdev)));
+}
+
+static int wsl_lib_dirs(const struct facts_sources *src, json_t *wsl)
+{
+    static const char *const dirs[] = {"/usr/lib/wsl/lib", "/usr/lib/wsl/drivers"};
+    json_t *present = json_array();
+    if (!present || json_object_set_new(wsl, "lib_dirs", present)) {
+        return -1;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
+        char p[HOST_PATH_MAX];
+        struct stat st;
+        if (host_path(src, dirs[i], p, sizeof(p)) && stat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
+            jsonx_append_str(present, dirs[i])) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* host.wsl on a WSL2 node; nothing at all elsewhere. -1 only on OOM. */
+static int wsl_facts(const struct facts_sources *src, json_t *facts, json_t *warnings)
+{
+    static const char osrelease[] = "/proc/sys/kernel/osrelease";
+    char p[HOST_PATH_MAX];
+    char *release = host_path(src, osrelease, p, sizeof(p))
+                        ? read_host_file(p, HOST_FILE_MAX, NULL)
+                        : NULL;
+    if (!release) {
+        return 0;
+    }
+    release[strcspn(release, "\r\n")] = '\0';
+    int rc = 0;
+    if (!release[0] || !printable_ascii(release) || !wsl2_release(release)) {
+        if (strcasestr(release, "microsoft")) {
+            rc = warn(warnings, osrelease,
+                      "kernel '%.100s' is not a WSL2 kernel (WSL1 runs no Linux containers): no "
+                      "WSL facts reported",
+                      printable_ascii(release) ? release : "(unprintable)");
+        }
+        free(release);
+        return rc;
+    }
+    json_t *wsl = json_object();
+    if (!wsl || json_object_set_new(facts, "wsl", wsl) || jsonx_set_str(wsl, "kernel", release)) {
+        free(release);
+        return -1;
+    }
+    free(release);
+    const char *distro = src->wsl_distro;
+    if (distro && distro[0] && !printable_ascii(distro)) {
+        rc = warn(warnings, "WSL_DISTRO_NAME", "not printable ASCII, not reported");
+    } else if (distro && distro[0]) {
+        rc = jsonx_set_str(wsl, "distro", distro);
+    }
+    if (rc || wsl_dxg(src, wsl, warnings) || wsl_lib_dirs(src, wsl)) {
         return -1;
     }
     return 0;
@@ -844,7 +946,7 @@ json_t *facts_gather(const json_t *needs, const struct facts_sources *src, json_
     json_t *facts = json_object(), *paths = json_array(), *cdi = json_array();
     *warnings = json_array();
     if (!facts || !paths || !cdi || !*warnings || user_facts(src, facts, *warnings) ||
-        cgroup_facts(src, facts, *warnings)) {
+        cgroup_facts(src, facts, *warnings) || wsl_facts(src, facts, *warnings)) {
         goto nomem;
     }
     const json_t *kinds = json_object_get(needs, "cdi_kinds");

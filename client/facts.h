@@ -20,6 +20,9 @@
  *   env       the values of the $E: names that are set
  *   rootfs    /etc/passwd and /etc/group of --rootfs, read without following symlinks out of
  *             the rootfs
+ *   wsl       only on WSL2 (kernel release with "microsoft-standard" or ending in "-WSL2"):
+ *             the release, $WSL_DISTRO_NAME, /dev/dxg's numbers when it is a character
+ *             device, and which of /usr/lib/wsl/lib and /usr/lib/wsl/drivers are directories
  */
 
 #include <sys/types.h>
@@ -36,9 +39,10 @@ struct facts_sources {
     const char *user_name; /* NULL: look up the uid (NSS on the real host, <root>/etc/passwd
                             * under a fixture root) */
     const char *cdi_extra_dirs; /* ':'-separated extra CDI spec dirs ($CDI_SPEC_DIRS), or NULL */
+    const char *wsl_distro;     /* the WSL2 distro's name ($WSL_DISTRO_NAME), or NULL */
 };
 
-/* Real host defaults: root "", euid/egid, $CDI_SPEC_DIRS. */
+/* Real host defaults: root "", euid/egid, $CDI_SPEC_DIRS, $WSL_DISTRO_NAME. */
 void facts_sources_default(struct facts_sources *src);
 
 /*
