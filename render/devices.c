@@ -297,10 +297,16 @@ static bool rule_exists(const struct rctx *c, const char *type, long long major,
 /*
  * WSL2 (docs/wsl2.md): every GPU is behind the paravirtual /dev/dxg, whatever the vendor; the
  * node sends its numbers in host.wsl.dxg. It needs its own device-cgroup rule, or runc creates
- * the node and the container cannot open it.
+ * the node and the container cannot open it. A /dev/dxg a CDI spec already added (with its
+ * rule and permissions) stays as the spec has it.
  */
 static int wsl_dxg_device(struct rctx *c)
 {
+    for (size_t i = 0; i < json_array_size(c->devices); i++) {
+        if (str_eq(jsonx_get_str(json_array_get(c->devices, i), "path"), "/dev/dxg")) {
+            return 0;
+        }
+    }
     const json_t *dxg = json_object_get(c->wsl, "dxg");
     long long major = fact_int(dxg, "major", 0), minor = fact_int(dxg, "minor", 0);
     if (add_device(c, device_entry("/dev/dxg", "c", major, minor, 0666, 0, 0))) {

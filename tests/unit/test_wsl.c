@@ -314,6 +314,18 @@ static void cdi_all_only_serves_any_count_with_a_warning(void)
     CHECK(rt_has_rule(t.config, "c", 10, 63, "rwm"));
     CHECK(rt_mount(t.config, "/usr/lib/wsl") == NULL);
     rt_free(&t);
+    /* a /dev/dxg the CDI spec declares keeps the spec's mode and permissions */
+    in.host = "{\"cdi\": [{\"cdiVersion\": \"0.5.0\", \"kind\": \"nvidia.com/gpu\", "
+              "\"devices\": [{\"name\": \"all\", \"containerEdits\": {\"deviceNodes\": "
+              "[{\"path\": \"/dev/dxg\", \"fileMode\": 432, \"permissions\": \"rw\"}]}}]}], "
+              "\"devices\": [" DXG_FACT "], " WSL_FULL "}";
+    CHECK_INT(rt_render(&t, &in), 0);
+    CHECK_INT(json_integer_value(json_object_get(rt_device(t.config, "/dev/dxg"), "fileMode")),
+              0660);
+    CHECK(rt_has_rule(t.config, "c", 10, 63, "rw"));
+    CHECK_INT(rules_for(t.config, 10, 63), 1);
+    CHECK_INT(devices_with_prefix(t.config, "/dev/dxg"), 1);
+    rt_free(&t);
     /* two specs of the kind that both define only `all` at the same priority: a conflict */
     in.host = "{\"cdi\": [" CTK_WSL_SPEC ", " CTK_WSL_SPEC "], \"devices\": [" DXG_FACT "]}";
     CHECK_INT(rt_render(&t, &in), -1);
