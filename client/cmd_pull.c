@@ -223,7 +223,8 @@ static json_t *base_envelope(const char *text, size_t len)
     return env;
 }
 
-static json_t *member_object(json_t *obj, const char *key)
+/* The object member `key` of `obj`, added when missing. Borrowed (hence `_get`). */
+static json_t *member_object_get(json_t *obj, const char *key)
 {
     json_t *m = json_object_get(obj, key);
     if (json_is_object(m)) {
@@ -238,7 +239,7 @@ static int set_identity(json_t *env, const struct pull_opts *o, struct err *err)
     if (!o->service && !o->replica) {
         return 0;
     }
-    json_t *container = member_object(env, "container");
+    json_t *container = member_object_get(env, "container");
     if (!container) {
         return err_nomem(err);
     }
@@ -276,7 +277,7 @@ static json_t *build_envelope(const char *text, size_t len, const struct pull_op
     }
     if (json_object_set_new(env, "host", jsonx_steal(&facts)) ||
         (image && json_object_set_new(env, "image_config", jsonx_steal(&image))) ||
-        !(options = member_object(env, "options")) ||
+        !(options = member_object_get(env, "options")) ||
         jsonx_set_str(options, "bundle_dir", bundle_abs)) {
         err_nomem(err);
         goto fail;

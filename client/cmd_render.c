@@ -6,8 +6,6 @@
 
 #include "client/cli.h"
 #include "client/secrets_glue.h"
-#include "common/digest.h"
-#include "common/jsonx.h"
 #include "common/limits.h"
 #include "render/render.h"
 
@@ -144,43 +142,22 @@ static json_t *host_facts(const char *body, size_t len, const struct render_opts
     return facts;
 }
 
-static int emit(const struct render_result *res, const struct render_opts *o, json_t *secrets,
-                struct err *err)
+/* Print the result in the server's wire format (compact output gets a final newline here,
+ * for the terminal; the server's body has none). */
+static int emit(const struct render_result *res, const struct render_opts *o,
+                const json_t *secrets, struct err *err)
 {
-    size_t len;
-    char *config = jsonx_dump(res->config, JSONX_PRETTY, &len);
-    if (!config) {
-        json_decref(secrets);
-        return err_nomem(err);
+    unsigned flags =
+        (o->envelope ? RENDER_OUT_ENVELOPE : 0) | (o->compact ? RENDER_OUT_COMPACT : 0);
+    struct render_output out;
+    if (render_output_text(res, flags, secrets, &out, err)) {
+        return -1;
     }
-    char *out = config;
-    if (o->envelope) {
-        char hex[65], digest[72];
-        if (digest_sha256_hex(config, len, hex)) {
-            free(config);
-            json_decref(secrets);
-            return err_set(err, ERR_INTERNAL, NULL, "sha256 failed");
-        }
-        free(config);
-        snprintf(digest, sizeof(digest), "sha256:%s", hex);
-        json_t *env = render_envelope_new(res, digest, secrets);
-        out = env ? jsonx_dump(env, o->compact ? JSONX_COMPACT : JSONX_PRETTY, &len) : NULL;
-        json_decref(env);
-    } else {
-        json_decref(secrets);
-        if (o->compact) {
-            out = jsonx_dump(res->config, JSONX_COMPACT, &len);
-            free(config);
-        }
-    }
-    if (!out) {
-        return err_nomem(err);
-    }
-    int rc = cli_write_stdout(out, len);
+    int rc = cli_write_stdout(out.text, out.len);
     if (o->compact && rc == 0) {
         rc = cli_write_stdout("\n", 1);
     }
-    free(out);
+    render_output_release(&out);
     return rc ? err_set(err, ERR_IO, "stdout", "write failed") : 0;
 }
 
@@ -226,7 +203,7 @@ int cmd_render(int argc, char **argv)
         goto out;
     }
     cli_print_warnings(res.warnings);
-    if (emit(&res, &o, jsonx_steal(&secrets), &err) == 0) {
+    if (emit(&res, &o, secrets, &err) == 0) {
         rc = CLI_EXIT_OK;
     }
 out:

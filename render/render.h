@@ -11,7 +11,7 @@
  *   2. render_request_secret_refs() the $S: references the selected service needs
  *   3. (caller fetches the secret values, in one batch)
  *   4. render_execute()             config + warnings + bundle files
- *   5. jsonx_dump() (common/jsonx.h) for the exact text; render_envelope_new() for envelopes
+ *   5. render_output_text()         the exact response text: config.json or the envelope
  *
  * Thread-safety: all functions are reentrant; a request may be read by several threads at once
  * but not freed while in use. Errors: struct err (common/err.h); codes SPEC_SYNTAX (400),
@@ -118,12 +118,39 @@ int render_execute(const struct render_request *req, const struct render_setting
 void render_result_release(struct render_result *res);
 
 /*
- * The envelope response (contract 4): {"config", "digest", "warnings", "files", "secrets"}.
- * `digest` is "sha256:<hex>" of the pretty config text; `secrets` (stolen, may be NULL) is the
- * caller's [{env, ref, scope, provider, version}] list. New reference or NULL on OOM.
+ * The wire format. render_output_text() writes a result as the exact bytes the
+ * server answers and `ocirender render` prints: config.json (pretty by default), or with
+ * RENDER_OUT_ENVELOPE the envelope {"config", "digest", "warnings", "files", "secrets"} whose
+ * digest is "sha256:<hex>" of the pretty config text. `secrets` (borrowed, may be NULL for [])
+ * is the caller's [{env, ref, scope, provider, version}] list. `etag` is the hex SHA-256 of
+ * `text`. The text may hold secret values: render_output_release() wipes it before freeing.
  */
-json_t *render_envelope_new(const struct render_result *res, const char *digest,
-                            json_t *secrets) WARN_UNUSED;
+enum render_output_flags {
+    RENDER_OUT_ENVELOPE = 1u << 0,
+    RENDER_OUT_COMPACT = 1u << 1, /* no whitespace, no trailing newline */
+};
+
+#define RENDER_DIGEST_SIZE 72 /* "sha256:" + 64 hex digits + NUL, rounded up */
+
+struct render_output {
+    char *text;
+    size_t len;
+    char etag[65];
+};
+
+int render_output_text(const struct render_result *res, unsigned flags, const json_t *secrets,
+                       struct render_output *out, struct err *err) WARN_UNUSED;
+void render_output_release(struct render_output *out);
+
+/*
+ * Verify an envelope's digest against its config: SPEC_INVALID at "digest" when it is missing,
+ * malformed or does not match the pretty config text. On success `config_text` holds that text
+ * (the bytes to write as config.json; release with render_output_release) and its etag.
+ * render_envelope_digest_check() only checks the digest's form: 0 or -1.
+ */
+int render_envelope_verify(const json_t *envelope, struct render_output *config_text,
+                           struct err *err) WARN_UNUSED;
+int render_envelope_digest_check(const json_t *digest);
 
 /*
  * The host facts the selected service needs, so the node can gather exactly those:
