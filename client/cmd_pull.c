@@ -179,7 +179,8 @@ static int load_token(struct pull_opts *o, struct err *err)
 static json_t *gather_facts(const char *text, size_t len, const struct pull_opts *o,
                             struct err *err)
 {
-    struct render_params params = {.service = o->service, .replica = o->replica};
+    /* The facts a spec needs do not depend on the replica number. */
+    struct render_params params = {.service = o->service};
     struct render_request *req = NULL;
     json_t *needs = NULL;
     struct err perr;

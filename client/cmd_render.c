@@ -7,6 +7,7 @@
 #include "client/cli.h"
 #include "client/secrets_glue.h"
 #include "common/limits.h"
+#include "common/param.h"
 #include "render/render.h"
 
 static void render_usage(FILE *out)
@@ -56,6 +57,20 @@ struct render_opts {
     struct cli_secrets_opts secrets;
 };
 
+/* A number flag, typed here so render never sees its text. */
+static int number_flag(const char *name, const char *text, uint64_t max, uint64_t *out,
+                       bool *given)
+{
+    struct err err;
+    err_init(&err);
+    if (param_u64(name, text, max, out, &err)) {
+        cli_print_error("", &err);
+        return -1;
+    }
+    *given = true;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct render_opts *o)
 {
     static const struct option longopts[] = {
@@ -82,14 +97,26 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
     o->cgroup_parent = getenv("OCIRENDER_CGROUP_PARENT");
     optind = 1;
     int ch;
+    uint64_t replica;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case OPT_SERVICE: o->params.service = optarg; break;
-        case OPT_REPLICA: o->params.replica = optarg; break;
+        case OPT_REPLICA:
+            if (number_flag("replica", optarg, RENDER_REPLICA_MAX, &replica,
+                            &o->params.has_replica)) {
+                return -1;
+            }
+            o->params.replica = (uint32_t)replica;
+            break;
         case OPT_ROLE: o->params.role = optarg; break;
-        case OPT_NODE_ID: o->params.node_id = optarg; break;
+        case OPT_NODE_ID:
+            if (number_flag("node_id", optarg, RENDER_NODE_ID_MAX, &o->params.node_id,
+                            &o->params.has_node_id)) {
+                return -1;
+            }
+            break;
         case OPT_HOSTNAME: o->params.hostname = optarg; break;
-        case OPT_HOST_NETWORK: o->params.host_network = "true"; break;
+        case OPT_HOST_NETWORK: o->params.host_network = RENDER_FLAG_TRUE; break;
         case OPT_SCOPE: o->params.scope = optarg; break;
         case OPT_FACTS: o->facts_file = optarg; break;
         case OPT_FACTS_FROM_HOST: o->facts_from_host = true; break;

@@ -34,18 +34,30 @@ enum render_format {
 };
 
 /*
- * Values from outside the body (HTTP query parameters, CLI flags). NULL means "not given".
- * They override the envelope's members. Text values are validated here (400 on junk).
- * `host` and `image_config` (borrowed) replace the envelope's members when non-NULL.
+ * Values from outside the body (HTTP query parameters, CLI flags), already typed by the
+ * adapter that read them (common/param.h). They override the envelope's members. Strings are
+ * NULL when not given; a number counts only with its has_ flag. `host` and `image_config`
+ * (borrowed) replace the envelope's members when non-NULL.
  */
+enum render_flag {
+    RENDER_FLAG_UNSET = 0,
+    RENDER_FLAG_FALSE = 1,
+    RENDER_FLAG_TRUE = 2,
+};
+
+#define RENDER_REPLICA_MAX UINT32_MAX
+#define RENDER_NODE_ID_MAX INT64_MAX /* larger node ids are SPEC_INVALID at "node_id" */
+
 struct render_params {
     const char *service;
-    const char *replica;
     const char *role;
-    const char *node_id;
     const char *hostname;
-    const char *host_network; /* "true" or "false" */
     const char *scope;
+    bool has_replica;
+    uint32_t replica;
+    bool has_node_id;
+    uint64_t node_id;
+    enum render_flag host_network;
     const json_t *host;
     const json_t *image_config;
 };

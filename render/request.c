@@ -274,18 +274,6 @@ static int load_spec(struct render_request *req, const struct doc *doc, struct e
     return 0;
 }
 
-static int parse_u64_param(const char *name, const char *text, uint64_t max, uint64_t *out,
-                           struct err *err)
-{
-    uint64_t v;
-    if (str_to_u64(text, &v) || v > max) {
-        return err_set(err, ERR_BAD_REQUEST, name, "%s must be an integer in 0..%llu, got '%s'",
-                       name, (unsigned long long)max, text);
-    }
-    *out = v;
-    return 0;
-}
-
 static int set_str(char **dst, const char *src, struct err *err)
 {
     free(*dst);
@@ -362,10 +350,8 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
     }
 
     uint64_t v = 1;
-    if (p->replica) {
-        if (parse_u64_param("replica", p->replica, UINT32_MAX, &v, err)) {
-            return -1;
-        }
+    if (p->has_replica) {
+        v = p->replica;
     } else if (json_object_get(container, "replica")) {
         v = (uint64_t)json_integer_value(json_object_get(container, "replica"));
     }
@@ -383,10 +369,12 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
         return -1;
     }
     v = 0;
-    if (p->node_id) {
-        if (parse_u64_param("node_id", p->node_id, INT64_MAX, &v, err)) {
-            return -1;
-        }
+    if (p->has_node_id && p->node_id > RENDER_NODE_ID_MAX) {
+        return err_set(err, ERR_SPEC_INVALID, "node_id", "node_id must be at most %llu",
+                       (unsigned long long)RENDER_NODE_ID_MAX);
+    }
+    if (p->has_node_id) {
+        v = p->node_id;
     } else if (json_object_get(container, "node_id")) {
         v = (uint64_t)json_integer_value(json_object_get(container, "node_id"));
     }
@@ -420,13 +408,8 @@ static int resolve_overrides(struct render_request *req, const struct render_par
         return -1;
     }
     req->host_network = -1;
-    if (p->host_network) {
-        if (strcmp(p->host_network, "true") == 0 || strcmp(p->host_network, "false") == 0) {
-            req->host_network = strcmp(p->host_network, "true") == 0;
-        } else {
-            return err_set(err, ERR_BAD_REQUEST, "host_network",
-                           "host_network must be true or false, got '%s'", p->host_network);
-        }
+    if (p->host_network != RENDER_FLAG_UNSET) {
+        req->host_network = p->host_network == RENDER_FLAG_TRUE;
     } else if (json_object_get(req->options, "host_network")) {
         req->host_network = json_is_true(json_object_get(req->options, "host_network"));
     }
