@@ -172,6 +172,14 @@ int render_envelope_digest_check(const json_t *digest);
 json_t *render_request_fact_needs(const struct render_request *req, struct err *err) WARN_UNUSED;
 
 /*
+ * Check one host.cdi entry (a CDI spec document, or {"priority", "path", "spec"} as `ocirender
+ * facts` sends it) with the rules a render applies to it, so the node can skip a broken spec
+ * the way the CDI library does instead of failing every render. Errors (SPEC_INVALID, NOMEM)
+ * name paths below `path`, e.g. "host.cdi[0].spec.devices[0].name".
+ */
+int render_cdi_entry_check(const json_t *entry, const char *path, struct err *err) WARN_UNUSED;
+
+/*
  * Load any YAML or JSON document (CDI specs, facts files, image configs) into plain JSON with
  * the same safety rules as specs (one document, no aliases/tags/duplicates, depth and size
  * limits). YAML plain scalars take their YAML 1.2 core-schema types. The top level must be a

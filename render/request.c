@@ -238,6 +238,9 @@ void render_request_free(struct render_request *req)
     free(req->container_id);
     free(req->scope);
     free(req->hostname);
+    render_secret_refs_release(&req->refs);
+    free(req->bad_ref_key);
+    free(req->bad_ref_msg);
     free(req);
 }
 
@@ -425,6 +428,16 @@ static json_t *norm_override(const struct stype *t, const json_t *in, const char
     return walk_norm(&w, t, in);
 }
 
+int render_cdi_entry_check(const json_t *entry, const char *path, struct err *err)
+{
+    json_t *norm = norm_override(&cdi_entry_type, entry, path, err);
+    if (!norm && !err_is_set(err)) {
+        err_nomem(err);
+    }
+    json_decref(norm);
+    return norm ? 0 : -1;
+}
+
 static int load_envelope(struct render_request *req, const struct doc *doc, json_t **envelope,
                          struct err *err)
 {
@@ -500,7 +513,8 @@ int render_request_parse(const char *body, size_t len, enum render_format fmt,
         }
         goto out;
     }
-    if (resolve_identity(req, envelope, p, err) || resolve_overrides(req, p, err)) {
+    if (resolve_identity(req, envelope, p, err) || resolve_overrides(req, p, err) ||
+        request_parse_secret_refs(req, err)) {
         goto out;
     }
     *out = req;
