@@ -410,8 +410,9 @@ int cmd_pull(int argc, char **argv)
     if (prc) {
         return prc > 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
     }
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     char bundle_abs[PATH_MAX];
     size_t len = 0, blen = 0;
     char *text = NULL, *body = NULL;

@@ -195,8 +195,9 @@ int cmd_render(int argc, char **argv)
     if (prc) {
         return prc > 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
     }
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     size_t len = 0;
     json_t *facts = NULL, *image = NULL, *values = NULL, *secrets = NULL, *server_env = NULL;
     struct render_request *req = NULL;

@@ -51,8 +51,9 @@ static int render_and_reply(const struct http_req *req, struct http_resp *resp,
                             struct handler_app *app, enum render_format fmt,
                             const struct render_query *q)
 {
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     struct render_request *rr = NULL;
     struct render_secret_refs refs = {0};
     struct render_result res = {0};

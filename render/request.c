@@ -454,12 +454,7 @@ static int load_envelope(struct render_request *req, const struct doc *doc, json
         struct doc inner;
         if (doc_parse(json_string_value(raw_spec), json_string_length(raw_spec), 0, &inner, err)) {
             /* Positions are inside the spec text, not the envelope. */
-            for (unsigned i = 0; i < err->n_issues; i++) {
-                char path[ERR_PATH_MAX];
-                snprintf(path, sizeof(path), "spec%s%s", err->issue[i].path[0] ? ", " : "",
-                         err->issue[i].path);
-                memcpy(err->issue[i].path, path, sizeof(path));
-            }
+            err_prefix_paths(err, "spec", ", ");
             return -1;
         }
         rc = load_spec(req, &inner, err);

@@ -397,8 +397,9 @@ static void test_problem_auth_headers(void)
 
 static void test_problem_all_issues(void)
 {
+    struct err_issues issues;
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     for (int i = 0; i < ERR_ISSUES_MAX + 3; i++) {
         err_set(&err, ERR_SPEC_INVALID, "services.web.x", "issue %d", i);
     }

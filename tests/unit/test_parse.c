@@ -111,14 +111,14 @@ static void schema_reports_every_problem_with_paths(void)
                           "    depends: [{service: nothere}]\n"
                           "    scale: {mode: adaptive, min: 5, max: 2}\n"),
               -1);
-    CHECK(t.err.n_issues >= 6);
+    CHECK(err_issue_count(&t.err) >= 6);
     const char *want[] = {"services.a.bogus", "services.a.resources.cpu",
                           "services.a.resources.memory", "services.a.endpoints[0].port",
                           "services.a.endpoints[1].protocol", "services.a.scale"};
     for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
         bool found = false;
-        for (unsigned i = 0; i < t.err.n_issues; i++) {
-            found = found || strcmp(t.err.issue[i].path, want[w]) == 0;
+        for (unsigned i = 0; i < err_issue_count(&t.err); i++) {
+            found = found || strcmp(err_issue_at(&t.err, i)->path, want[w]) == 0;
         }
         if (!found) {
             fprintf(stderr, "  missing issue at %s\n", want[w]);
