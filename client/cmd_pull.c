@@ -20,7 +20,7 @@
 #include "common/strutil.h"
 #include "render/render.h"
 
-#define TOKEN_MAX 4096
+#define TOKEN_MAX LIMIT_TOKEN
 
 static void pull_usage(FILE *out)
 {
