@@ -142,7 +142,7 @@ enum render_output_flags {
     RENDER_OUT_COMPACT = 1u << 1, /* no whitespace, no trailing newline */
 };
 
-#define RENDER_DIGEST_SIZE 72 /* "sha256:" + 64 hex digits + NUL, rounded up */
+#define RENDER_DIGEST_SIZE 72 /* "sha256:" + 64 hex digits + NUL */
 
 struct render_output {
     char *text;
