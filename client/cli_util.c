@@ -76,17 +76,17 @@ json_t *cli_load_json_file(const char *path, struct err *err)
 
 void cli_print_error(const char *prefix, const struct err *err)
 {
-    if (!err || err->n_issues == 0) {
+    if (err_issue_count(err) == 0) {
         fprintf(stderr, "ocirender: %s%s\n", prefix ? prefix : "", "failed");
         return;
     }
-    for (unsigned i = 0; i < err->n_issues; i++) {
-        const struct err_issue *is = &err->issue[i];
+    for (unsigned i = 0; i < err_issue_count(err); i++) {
+        const struct err_issue *is = err_issue_at(err, i);
         fprintf(stderr, "ocirender: %s%s%s%s\n", prefix ? prefix : "", is->path,
                 is->path[0] ? ": " : "", is->msg);
     }
-    if (err->n_dropped) {
-        fprintf(stderr, "ocirender: ... and %u more\n", err->n_dropped);
+    if (err_issues_dropped(err)) {
+        fprintf(stderr, "ocirender: ... and %u more\n", err_issues_dropped(err));
     }
 }
 

@@ -51,8 +51,9 @@ int cmd_facts(int argc, char **argv)
         facts_usage(stderr);
         return CLI_EXIT_LOCAL;
     }
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     json_t *needs = NULL, *facts = NULL;
     char *body = NULL;
     int rc = CLI_EXIT_LOCAL;

@@ -55,8 +55,9 @@ int cmd_materialize(int argc, char **argv)
         return CLI_EXIT_LOCAL;
     }
     const char *input = optind < argc ? argv[optind] : "-";
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     size_t len = 0;
     bool bad_envelope;
     char *text = cli_read_file(input, LIMIT_FILE_READ, &len, &err);

@@ -20,7 +20,7 @@
 #include "common/strutil.h"
 #include "render/render.h"
 
-#define TOKEN_MAX 4096
+#define TOKEN_MAX LIMIT_TOKEN
 
 static void pull_usage(FILE *out)
 {
@@ -182,7 +182,8 @@ static int load_token(struct pull_opts *o, struct err *err)
 static json_t *gather_facts(const char *text, size_t len, const struct pull_opts *o,
                             struct err *err)
 {
-    struct render_params params = {.service = o->service, .replica = o->replica};
+    /* The facts a spec needs do not depend on the replica number. */
+    struct render_params params = {.service = o->service};
     struct render_request *req = NULL;
     json_t *needs = NULL;
     struct err perr;
@@ -226,7 +227,8 @@ static json_t *base_envelope(const char *text, size_t len)
     return env;
 }
 
-static json_t *member_object(json_t *obj, const char *key)
+/* The object member `key` of `obj`, added when missing. Borrowed (hence `_get`). */
+static json_t *member_object_get(json_t *obj, const char *key)
 {
     json_t *m = json_object_get(obj, key);
     if (json_is_object(m)) {
@@ -241,7 +243,7 @@ static int set_identity(json_t *env, const struct pull_opts *o, struct err *err)
     if (!o->service && !o->replica) {
         return 0;
     }
-    json_t *container = member_object(env, "container");
+    json_t *container = member_object_get(env, "container");
     if (!container) {
         return err_nomem(err);
     }
@@ -279,7 +281,7 @@ static json_t *build_envelope(const char *text, size_t len, const struct pull_op
     }
     if (json_object_set_new(env, "host", jsonx_steal(&facts)) ||
         (image && json_object_set_new(env, "image_config", jsonx_steal(&image))) ||
-        !(options = member_object(env, "options")) ||
+        !(options = member_object_get(env, "options")) ||
         jsonx_set_str(options, "bundle_dir", bundle_abs)) {
         err_nomem(err);
         goto fail;
@@ -411,8 +413,9 @@ int cmd_pull(int argc, char **argv)
     if (prc) {
         return prc > 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
     }
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     char bundle_abs[PATH_MAX];
     size_t len = 0, blen = 0;
     char *text = NULL, *body = NULL;

@@ -6,9 +6,8 @@
 
 #include "client/cli.h"
 #include "client/secrets_glue.h"
-#include "common/digest.h"
-#include "common/jsonx.h"
 #include "common/limits.h"
+#include "common/param.h"
 #include "render/render.h"
 
 static void render_usage(FILE *out)
@@ -60,6 +59,20 @@ struct render_opts {
     struct cli_secrets_opts secrets;
 };
 
+/* A number flag, typed here so render never sees its text. */
+static int number_flag(const char *name, const char *text, uint64_t max, uint64_t *out,
+                       bool *given)
+{
+    struct err err;
+    err_init(&err);
+    if (param_u64(name, text, max, out, &err)) {
+        cli_print_error("", &err);
+        return -1;
+    }
+    *given = true;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct render_opts *o)
 {
     static const struct option longopts[] = {
@@ -87,14 +100,26 @@ static int parse_args(int argc, char **argv, struct render_opts *o)
     o->cgroup_parent = getenv("OCIRENDER_CGROUP_PARENT");
     optind = 1;
     int ch;
+    uint64_t replica;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case OPT_SERVICE: o->params.service = optarg; break;
-        case OPT_REPLICA: o->params.replica = optarg; break;
+        case OPT_REPLICA:
+            if (number_flag("replica", optarg, RENDER_REPLICA_MAX, &replica,
+                            &o->params.has_replica)) {
+                return -1;
+            }
+            o->params.replica = (uint32_t)replica;
+            break;
         case OPT_ROLE: o->params.role = optarg; break;
-        case OPT_NODE_ID: o->params.node_id = optarg; break;
+        case OPT_NODE_ID:
+            if (number_flag("node_id", optarg, RENDER_NODE_ID_MAX, &o->params.node_id,
+                            &o->params.has_node_id)) {
+                return -1;
+            }
+            break;
         case OPT_HOSTNAME: o->params.hostname = optarg; break;
-        case OPT_HOST_NETWORK: o->params.host_network = "true"; break;
+        case OPT_HOST_NETWORK: o->params.host_network = RENDER_FLAG_TRUE; break;
         case OPT_SCOPE: o->params.scope = optarg; break;
         case OPT_FACTS: o->facts_file = optarg; break;
         case OPT_FACTS_FROM_HOST: o->facts_from_host = true; break;
@@ -152,43 +177,22 @@ static json_t *host_facts(const char *body, size_t len, const struct render_opts
     return facts;
 }
 
-static int emit(const struct render_result *res, const struct render_opts *o, json_t *secrets,
-                struct err *err)
+/* Print the result in the server's wire format (compact output gets a final newline here,
+ * for the terminal; the server's body has none). */
+static int emit(const struct render_result *res, const struct render_opts *o,
+                const json_t *secrets, struct err *err)
 {
-    size_t len;
-    char *config = jsonx_dump(res->config, JSONX_PRETTY, &len);
-    if (!config) {
-        json_decref(secrets);
-        return err_nomem(err);
+    unsigned flags =
+        (o->envelope ? RENDER_OUT_ENVELOPE : 0) | (o->compact ? RENDER_OUT_COMPACT : 0);
+    struct render_output out;
+    if (render_output_text(res, flags, secrets, &out, err)) {
+        return -1;
     }
-    char *out = config;
-    if (o->envelope) {
-        char hex[65], digest[72];
-        if (digest_sha256_hex(config, len, hex)) {
-            free(config);
-            json_decref(secrets);
-            return err_set(err, ERR_INTERNAL, NULL, "sha256 failed");
-        }
-        free(config);
-        snprintf(digest, sizeof(digest), "sha256:%s", hex);
-        json_t *env = render_envelope_new(res, digest, secrets);
-        out = env ? jsonx_dump(env, o->compact ? JSONX_COMPACT : JSONX_PRETTY, &len) : NULL;
-        json_decref(env);
-    } else {
-        json_decref(secrets);
-        if (o->compact) {
-            out = jsonx_dump(res->config, JSONX_COMPACT, &len);
-            free(config);
-        }
-    }
-    if (!out) {
-        return err_nomem(err);
-    }
-    int rc = cli_write_stdout(out, len);
+    int rc = cli_write_stdout(out.text, out.len);
     if (o->compact && rc == 0) {
         rc = cli_write_stdout("\n", 1);
     }
-    free(out);
+    render_output_release(&out);
     return rc ? err_set(err, ERR_IO, "stdout", "write failed") : 0;
 }
 
@@ -199,8 +203,9 @@ int cmd_render(int argc, char **argv)
     if (prc) {
         return prc > 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
     }
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     size_t len = 0;
     json_t *facts = NULL, *image = NULL, *values = NULL, *secrets = NULL, *server_env = NULL;
     struct render_request *req = NULL;
@@ -234,7 +239,7 @@ int cmd_render(int argc, char **argv)
         goto out;
     }
     cli_print_warnings(res.warnings);
-    if (emit(&res, &o, jsonx_steal(&secrets), &err) == 0) {
+    if (emit(&res, &o, secrets, &err) == 0) {
         rc = CLI_EXIT_OK;
     }
 out:

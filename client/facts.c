@@ -623,24 +623,12 @@ static int cdi_node_paths(const json_t *spec, json_t *paths)
     return 0;
 }
 
-/*
- * Validate an entry with the renderer's own CDI rules (so a broken spec is skipped here, as
- * the CDI library skips it, instead of failing the whole render on the server). A minimal
- * ServiceSpec carries it through render_request_parse as host facts.
- */
+/* Validate an entry with the renderer's own CDI rules (so a broken spec is skipped here, as
+ * the CDI library skips it, instead of failing the whole render on the server). Errors are
+ * named as the server would name the first host.cdi entry. */
 static int cdi_entry_check(const json_t *entry, struct err *err)
 {
-    static const char probe[] = "{\"image\":{\"name\":\"cdi-probe\"}}";
-    json_t *host = json_pack("{s:[O]}", "cdi", entry);
-    if (!host) {
-        return err_nomem(err);
-    }
-    struct render_params params = {.host = host};
-    struct render_request *req = NULL;
-    int rc = render_request_parse(probe, sizeof(probe) - 1, RENDER_FMT_JSON, &params, &req, err);
-    render_request_free(req);
-    json_decref(host);
-    return rc;
+    return render_cdi_entry_check(entry, "host.cdi[0]", err);
 }
 
 static json_t *load_cdi_file(const char *full, struct err *err)

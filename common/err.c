@@ -34,8 +34,30 @@ static const struct err_code_info code_info[ERR_CODE_COUNT] = {
 void err_init(struct err *e)
 {
     if (e) {
-        memset(e, 0, sizeof(*e));
+        e->code = ERR_OK;
+        e->sys_errno = 0;
+        e->retry_after = 0;
+        e->n_issues = 0;
+        e->issues = NULL;
+        e->first.path[0] = '\0';
+        e->first.msg[0] = '\0';
     }
+}
+
+void err_init_issues(struct err *e, struct err_issues *list)
+{
+    err_init(e);
+    if (e && list) {
+        list->n = 0;
+        list->n_dropped = 0;
+        e->issues = list;
+    }
+}
+
+static void issue_copy(struct err_issue *dst, const struct err_issue *src)
+{
+    memcpy(dst->path, src->path, strlen(src->path) + 1);
+    memcpy(dst->msg, src->msg, strlen(src->msg) + 1);
 }
 
 int err_setv(struct err *e, enum err_code code, const char *path, const char *fmt, va_list ap)
@@ -46,13 +68,17 @@ int err_setv(struct err *e, enum err_code code, const char *path, const char *fm
     if (e->code == ERR_OK) {
         e->code = code;
     }
-    if (e->n_issues >= ERR_ISSUES_MAX) {
-        e->n_dropped++;
-        return -1;
+    struct err_issue is;
+    snprintf(is.path, sizeof(is.path), "%s", path ? path : "");
+    vsnprintf(is.msg, sizeof(is.msg), fmt, ap);
+    if (e->n_issues++ == 0) {
+        issue_copy(&e->first, &is);
     }
-    struct err_issue *is = &e->issue[e->n_issues++];
-    snprintf(is->path, sizeof(is->path), "%s", path ? path : "");
-    vsnprintf(is->msg, sizeof(is->msg), fmt, ap);
+    if (e->issues && e->issues->n < ERR_ISSUES_MAX) {
+        issue_copy(&e->issues->item[e->issues->n++], &is);
+    } else if (e->issues) {
+        e->issues->n_dropped++;
+    }
     return -1;
 }
 
@@ -70,16 +96,54 @@ int err_nomem(struct err *e)
     return err_set(e, ERR_NOMEM, NULL, "out of memory");
 }
 
+static void prefix_text(char *text, size_t size, const char *prefix, const char *sep)
+{
+    char tmp[ERR_PATH_MAX > ERR_MSG_MAX ? ERR_PATH_MAX : ERR_MSG_MAX];
+    snprintf(tmp, sizeof(tmp), "%s%s%s", prefix, text[0] ? sep : "", text);
+    snprintf(text, size, "%s", tmp);
+}
+
 void err_prefix(struct err *e, const char *prefix)
 {
-    if (!e || !prefix) {
+    if (!e || !prefix || e->n_issues == 0) {
         return;
     }
-    for (unsigned i = 0; i < e->n_issues; i++) {
-        char tmp[ERR_MSG_MAX];
-        snprintf(tmp, sizeof(tmp), "%s%s", prefix, e->issue[i].msg);
-        memcpy(e->issue[i].msg, tmp, sizeof(tmp));
+    prefix_text(e->first.msg, sizeof(e->first.msg), prefix, "");
+    for (unsigned i = 0; e->issues && i < e->issues->n; i++) {
+        prefix_text(e->issues->item[i].msg, sizeof(e->issues->item[i].msg), prefix, "");
     }
+}
+
+void err_prefix_paths(struct err *e, const char *prefix, const char *sep)
+{
+    if (!e || !prefix || e->n_issues == 0) {
+        return;
+    }
+    prefix_text(e->first.path, sizeof(e->first.path), prefix, sep);
+    for (unsigned i = 0; e->issues && i < e->issues->n; i++) {
+        prefix_text(e->issues->item[i].path, sizeof(e->issues->item[i].path), prefix, sep);
+    }
+}
+
+unsigned err_issue_count(const struct err *e)
+{
+    if (!e) {
+        return 0;
+    }
+    return e->issues ? e->issues->n : (e->n_issues ? 1 : 0);
+}
+
+const struct err_issue *err_issue_at(const struct err *e, unsigned i)
+{
+    return e->issues ? &e->issues->item[i] : &e->first;
+}
+
+unsigned err_issues_dropped(const struct err *e)
+{
+    if (!e) {
+        return 0;
+    }
+    return e->issues ? e->issues->n_dropped : (e->n_issues > 1 ? e->n_issues - 1 : 0);
 }
 
 bool err_is_set(const struct err *e)
@@ -89,12 +153,12 @@ bool err_is_set(const struct err *e)
 
 const char *err_message(const struct err *e)
 {
-    return (e && e->n_issues) ? e->issue[0].msg : "";
+    return (e && e->n_issues) ? e->first.msg : "";
 }
 
 const char *err_path(const struct err *e)
 {
-    return (e && e->n_issues) ? e->issue[0].path : "";
+    return (e && e->n_issues) ? e->first.path : "";
 }
 
 const char *err_code_name(enum err_code code)

@@ -2,13 +2,19 @@
 #define OCIRENDER_COMMON_ERR_H
 
 /*
- * The project's error value (design/style.md 6.2).
+ * The project's error value.
  *
- * A `struct err` is caller-owned, usually on the stack, and never allocates, so reporting works
- * under memory pressure. Fallible functions take it last and return 0/-1 or pointer/NULL; they
- * write out-parameters only on success and the error only on failure. An error carries one code
- * (which decides the HTTP status) and up to ERR_ISSUES_MAX issues, each a spec path plus message,
- * so validation can report every problem it found at once.
+ * A `struct err` is caller-owned, usually on the stack, small (one code and the first issue),
+ * and never allocates, so reporting works under memory pressure. Fallible functions take it
+ * last and return 0/-1 or pointer/NULL; they write out-parameters only on success and the
+ * error only on failure. An issue is a spec path plus a message; the code decides the HTTP
+ * status.
+ *
+ * Parsing and validation report every problem they find at once. A caller that wants them
+ * all (the /render and /validate handlers, the CLI commands) attaches a `struct err_issues`
+ * list with err_init_issues(); every issue is then also kept there, up to ERR_ISSUES_MAX (the
+ * rest are counted). Without a list an error keeps its first issue and counts the others.
+ * An err with a list must not be copied; the list must outlive it.
  *
  * Codes are append-only: never renumber or reuse one.
  */
@@ -50,16 +56,25 @@ struct err_issue {
     char msg[ERR_MSG_MAX];
 };
 
+/* Every issue of one parse/validate run, owned by the caller that reports them. */
+struct err_issues {
+    unsigned n;
+    unsigned n_dropped; /* issues beyond ERR_ISSUES_MAX, counted but not kept */
+    struct err_issue item[ERR_ISSUES_MAX];
+};
+
 struct err {
     enum err_code code;   /* the first code set wins */
     int sys_errno;        /* errno behind ERR_IO, else 0 */
     unsigned retry_after; /* seconds for Retry-After (503), 0 when not applicable */
-    unsigned n_issues;
-    unsigned n_dropped;   /* issues beyond ERR_ISSUES_MAX, counted but not kept */
-    struct err_issue issue[ERR_ISSUES_MAX];
+    unsigned n_issues;    /* issues recorded, kept or not */
+    struct err_issues *issues; /* optional: where every issue is kept */
+    struct err_issue first;
 };
 
 void err_init(struct err *e);
+/* err_init plus an (emptied) list that keeps every issue. */
+void err_init_issues(struct err *e, struct err_issues *list);
 
 /* Record an issue; sets the code if none is set yet. Returns -1 so callers can
  * `return err_set(...)`. `e` may be NULL; `path` may be NULL. */
@@ -71,6 +86,15 @@ int err_nomem(struct err *e);
 
 /* Prefix the message of every issue with `prefix` (adds context on the way up). */
 void err_prefix(struct err *e, const char *prefix);
+/* Prefix every issue's path with `prefix`, joined by `sep` to a path that is not empty
+ * ("spec" and ", ": "line 3, column 7" becomes "spec, line 3, column 7"). */
+void err_prefix_paths(struct err *e, const char *prefix, const char *sep);
+
+/* The issues to show: all kept ones with a list, else the first. err_issues_dropped() counts
+ * the ones recorded but not kept. */
+unsigned err_issue_count(const struct err *e);
+const struct err_issue *err_issue_at(const struct err *e, unsigned i);
+unsigned err_issues_dropped(const struct err *e);
 
 bool err_is_set(const struct err *e);
 const char *err_message(const struct err *e); /* first issue's message, "" if none */

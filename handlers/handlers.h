@@ -138,7 +138,8 @@ int http_body_format(const char *content_type, enum render_format *out, struct e
 /* True when the Accept header lists application/vnd.ocirender.envelope+json (q > 0). */
 bool http_accepts_envelope(const char *accept);
 
-/* Query parameters of POST /render and /validate, mapped onto render_params (borrowed). */
+/* Query parameters of POST /render and /validate, as render_params: numbers and flags typed
+ * here, strings borrowed from the request. */
 struct render_query {
     struct render_params params;
     bool envelope; /* format=envelope or the envelope Accept type */

@@ -8,74 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/digest.h"
-#include "common/jsonx.h"
-#include "common/sbuf.h"
 #include "secrets/secrets.h"
 
-/* Free text that may contain secret values. */
-static void free_wiped(char *text, size_t len)
-{
-    if (text) {
-        mem_wipe(text, len);
-        free(text);
-    }
-}
-
-/* The envelope around the config; the digest is of the pretty config text. Steals `list`. */
-static char *envelope_text(const struct render_result *res, const char *pretty, size_t pretty_len,
-                           json_t *list, bool compact, size_t *len)
-{
-    char hex[65], digest[80];
-    if (digest_sha256_hex(pretty, pretty_len, hex)) {
-        json_decref(list);
-        return NULL;
-    }
-    snprintf(digest, sizeof(digest), "sha256:%s", hex);
-    json_t *env = render_envelope_new(res, digest, list);
-    char *text = env ? jsonx_dump(env, compact ? JSONX_COMPACT : JSONX_PRETTY, len) : NULL;
-    json_decref(env);
-    return text;
-}
-
-/* Body of a successful render. The text holds secret values: wiped when released. */
-static char *response_text(const struct render_result *res, const struct render_query *q,
-                           json_t *list, size_t *len)
-{
-    size_t pretty_len = 0;
-    char *pretty = jsonx_dump(res->config, JSONX_PRETTY, &pretty_len);
-    if (!pretty) {
-        json_decref(list);
-        return NULL;
-    }
-    if (!q->envelope && !q->compact) {
-        json_decref(list);
-        *len = pretty_len;
-        return pretty;
-    }
-    char *text;
-    if (q->envelope) {
-        text = envelope_text(res, pretty, pretty_len, list, q->compact, len);
-    } else {
-        json_decref(list);
-        text = jsonx_dump(res->config, JSONX_COMPACT, len);
-    }
-    free_wiped(pretty, pretty_len);
-    return text;
-}
-
-/* 200 with `body` (taken over), its ETag and the warning count. */
-static int reply_ok(struct http_resp *resp, char *body, size_t len, const char *etag_hex,
-                    unsigned warnings)
+/* 200 with the rendered text (moved into the response, which wipes it), its ETag and the
+ * warning count. */
+static int reply_ok(struct http_resp *resp, struct render_output *out, unsigned warnings)
 {
     http_resp_release(resp);
     resp->status = 200;
     resp->content_type = "application/json";
-    resp->body = body;
-    resp->body_len = len;
+    resp->body = out->text;
+    resp->body_len = out->len;
     resp->body_secret = true;
     resp->warnings = warnings;
-    if (http_resp_set_header(resp, "ETag", "\"sha256-%s\"", etag_hex) ||
+    out->text = NULL;
+    out->len = 0;
+    if (http_resp_set_header(resp, "ETag", "\"sha256-%s\"", out->etag) ||
         http_resp_set_header(resp, "Ocirender-Warnings", "%u", warnings)) {
         return -1;
     }
@@ -83,15 +31,19 @@ static int reply_ok(struct http_resp *resp, char *body, size_t len, const char *
 }
 
 static int reply_rendered(struct http_resp *resp, const struct render_result *res,
-                          const struct render_query *q, json_t *list, char etag_hex[65])
+                          const struct render_query *q, const json_t *secrets_list)
 {
-    size_t len = 0;
-    char *body = response_text(res, q, list, &len);
-    if (!body || digest_sha256_hex(body, len, etag_hex)) {
-        free_wiped(body, len);
-        return http_reply_error(resp, ERR_NOMEM, NULL, "out of memory rendering the response");
+    struct err err;
+    err_init(&err);
+    unsigned flags =
+        (q->envelope ? RENDER_OUT_ENVELOPE : 0) | (q->compact ? RENDER_OUT_COMPACT : 0);
+    struct render_output out;
+    if (render_output_text(res, flags, secrets_list, &out, &err)) {
+        return http_reply_problem(resp, &err);
     }
-    return reply_ok(resp, body, len, etag_hex, (unsigned)json_array_size(res->warnings));
+    int rc = reply_ok(resp, &out, (unsigned)json_array_size(res->warnings));
+    render_output_release(&out);
+    return rc;
 }
 
 /* Parse, check scopes, resolve the secrets, render, answer. */
@@ -99,13 +51,13 @@ static int render_and_reply(const struct http_req *req, struct http_resp *resp,
                             struct handler_app *app, enum render_format fmt,
                             const struct render_query *q)
 {
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     struct render_request *rr = NULL;
     struct render_secret_refs refs = {0};
     struct render_result res = {0};
     json_t *values = NULL, *list = NULL;
-    char etag_hex[65];
     int rc;
     if (render_request_parse(req->body ? req->body : "", req->body_len, fmt, &q->params, &rr,
                              &err) ||
@@ -115,7 +67,7 @@ static int render_and_reply(const struct http_req *req, struct http_resp *resp,
         render_execute(rr, &app->settings, values, &res, &err)) {
         rc = http_reply_problem(resp, &err);
     } else {
-        rc = reply_rendered(resp, &res, q, jsonx_steal(&list), etag_hex);
+        rc = reply_rendered(resp, &res, q, list);
     }
     json_decref(list);
     secrets_values_free(values);

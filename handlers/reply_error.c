@@ -28,18 +28,18 @@ static void problem_type(enum err_code code, char *out, size_t out_len)
 json_t *http_err_issues_new(const struct err *err)
 {
     json_t *list = json_array();
-    for (unsigned i = 0; list && i < err->n_issues; i++) {
+    for (unsigned i = 0; list && i < err_issue_count(err); i++) {
+        const struct err_issue *is = err_issue_at(err, i);
         json_t *item = json_object();
-        if (!item || json_array_append_new(list, item) ||
-            jsonx_set_str(item, "path", err->issue[i].path) ||
-            jsonx_set_str(item, "message", err->issue[i].msg)) {
+        if (!item || json_array_append_new(list, item) || jsonx_set_str(item, "path", is->path) ||
+            jsonx_set_str(item, "message", is->msg)) {
             json_decref(list);
             return NULL;
         }
     }
-    if (list && err->n_dropped) {
+    if (list && err_issues_dropped(err)) {
         char msg[64];
-        snprintf(msg, sizeof(msg), "%u more issues not shown", err->n_dropped);
+        snprintf(msg, sizeof(msg), "%u more issues not shown", err_issues_dropped(err));
         json_t *item = json_object();
         if (!item || json_array_append_new(list, item) || jsonx_set_str(item, "path", "") ||
             jsonx_set_str(item, "message", msg)) {

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "common/param.h"
 #include "common/strutil.h"
 
 #define MEDIA_TYPE_MAX 128
@@ -193,6 +194,34 @@ static int collect_query(const struct http_req *req, const char *values[Q_COUNT]
     return 0;
 }
 
+/* replica, node_id and host_network as the typed values render takes. */
+static int typed_render_params(const char *const v[Q_COUNT], struct render_params *p,
+                               struct err *err)
+{
+    uint64_t n = 0;
+    bool b = false;
+    if (v[Q_REPLICA]) {
+        if (param_u64("replica", v[Q_REPLICA], RENDER_REPLICA_MAX, &n, err)) {
+            return -1;
+        }
+        p->has_replica = true;
+        p->replica = (uint32_t)n;
+    }
+    if (v[Q_NODE_ID]) {
+        if (param_u64("node_id", v[Q_NODE_ID], RENDER_NODE_ID_MAX, &p->node_id, err)) {
+            return -1;
+        }
+        p->has_node_id = true;
+    }
+    if (v[Q_HOST_NETWORK]) {
+        if (param_bool("host_network", v[Q_HOST_NETWORK], &b, err)) {
+            return -1;
+        }
+        p->host_network = b ? RENDER_FLAG_TRUE : RENDER_FLAG_FALSE;
+    }
+    return 0;
+}
+
 int http_render_query(const struct http_req *req, struct render_query *out, struct err *err)
 {
     const char *v[Q_COUNT] = {0};
@@ -201,14 +230,14 @@ int http_render_query(const struct http_req *req, struct render_query *out, stru
     }
     struct render_query q = {
         .params = {.service = v[Q_SERVICE],
-                   .replica = v[Q_REPLICA],
                    .role = v[Q_ROLE],
-                   .node_id = v[Q_NODE_ID],
                    .hostname = v[Q_HOSTNAME],
-                   .host_network = v[Q_HOST_NETWORK],
                    .scope = v[Q_SCOPE]},
         .envelope = http_accepts_envelope(req->accept),
     };
+    if (typed_render_params(v, &q.params, err)) {
+        return -1;
+    }
     if (v[Q_FORMAT]) {
         if (strcmp(v[Q_FORMAT], "envelope") == 0) {
             q.envelope = true;

@@ -56,8 +56,9 @@ static int reply_verdict(struct http_resp *resp, const struct err *err, const js
 int handler_validate_post(const struct http_req *req, struct http_resp *resp,
                           struct handler_app *app)
 {
+    struct err_issues issues; /* every problem the spec has, reported at once */
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     enum render_format fmt;
     struct render_query q;
     struct render_result res = {0};

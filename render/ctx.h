@@ -83,8 +83,6 @@ int env_set_default(struct rctx *c, const char *key, const char *value);
 /* User database (userdb.c): /etc/passwd and /etc/group text from host.rootfs. */
 struct userdb_user {
     uint32_t uid, gid;
-    json_t *caps;            /* the bounding capability set (new reference) */
-    bool seccomp_unconfined; /* security_opt seccomp=unconfined */
     char name[256];
 };
 int userdb_find_user(const char *passwd, const char *name, const uint32_t *uid,

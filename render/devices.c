@@ -91,7 +91,7 @@ static int remove_device(struct rctx *c, const char *path)
     return 0;
 }
 
-static int add_device(struct rctx *c, json_t *d)
+static int add_device_new(struct rctx *c, json_t *d)
 {
     if (!d) {
         return rctx_nomem(c);
@@ -155,7 +155,7 @@ static int spec_devices(struct rctx *c)
             continue;
         }
         long long major = fact_int(fact, "major", 0), minor = fact_int(fact, "minor", 0);
-        if (add_device(c, device_entry(path, type, major, minor, 0666, 0, 0))) {
+        if (add_device_new(c, device_entry(path, type, major, minor, 0666, 0, 0))) {
             return -1;
         }
         if (c->privileged || type[0] == 'p') {
@@ -223,7 +223,7 @@ static int cdi_node(struct rctx *c, const json_t *node)
     long long mode = fact_int(node, "fileMode", fact_int(fact, "mode", 0666) & 07777);
     long long uid = fact_int(node, "uid", c->uid > 0 ? c->uid : 0);
     long long gid = fact_int(node, "gid", c->gid > 0 ? c->gid : 0);
-    if (add_device(c, device_entry(path, type, major, minor, mode, uid, gid))) {
+    if (add_device_new(c, device_entry(path, type, major, minor, mode, uid, gid))) {
         return -1;
     }
     const char *perms = jsonx_get_str(node, "permissions");
@@ -309,7 +309,7 @@ static int wsl_dxg_device(struct rctx *c)
     }
     const json_t *dxg = json_object_get(c->wsl, "dxg");
     long long major = fact_int(dxg, "major", 0), minor = fact_int(dxg, "minor", 0);
-    if (add_device(c, device_entry("/dev/dxg", "c", major, minor, 0666, 0, 0))) {
+    if (add_device_new(c, device_entry("/dev/dxg", "c", major, minor, 0666, 0, 0))) {
         return -1;
     }
     if (c->privileged || rule_exists(c, "c", major, minor)) {
@@ -363,7 +363,7 @@ static int gpu_devices(struct rctx *c)
             continue;
         }
         long long major = fact_int(fact, "major", 0), minor = fact_int(fact, "minor", 0);
-        rc = add_device(c, device_entry(path, type, major, minor, 0666, 0, 0));
+        rc = add_device_new(c, device_entry(path, type, major, minor, 0666, 0, 0));
         /* An exact rule too: nvidia-uvm's major is dynamic, not one of the fixed majors. */
         if (rc == 0 && !c->privileged) {
             rc = add_rule(c, type, major, minor, "rwm");

@@ -308,19 +308,34 @@ static void env_field_path(struct rctx *c, const char *key, char *buf, size_t si
     rctx_path(c, buf, size, field);
 }
 
-int render_request_secret_refs(const struct render_request *req, struct render_secret_refs *out,
-                               struct err *err)
+/* An rctx with just what env_field_path needs, for request-time work outside a render. */
+static void request_path_ctx(const struct render_request *req, struct rctx *c, struct err *err)
 {
-    struct rctx c;
-    memset(&c, 0, sizeof(c));
-    c.req = req;
-    c.err = err;
+    memset(c, 0, sizeof(*c));
+    c->req = req;
+    c->err = err;
     if (req->deployment_name) {
         char seg[ERR_PATH_MAX];
         path_key_segment(seg, sizeof(seg), req->service_name);
-        snprintf(c.spath, sizeof(c.spath), "services%s", seg);
+        snprintf(c->spath, sizeof(c->spath), "services%s", seg);
     }
-    memset(out, 0, sizeof(*out));
+}
+
+/* Keep the first malformed reference's key and message: render_request_secret_refs and
+ * render_execute report it when they reach it, as if they had parsed it themselves. */
+static int keep_bad_ref(struct render_request *req, const char *key, const struct err *cause,
+                        struct err *err)
+{
+    req->bad_ref_key = str_dup(key);
+    req->bad_ref_msg = str_dup(err_message(cause));
+    return req->bad_ref_key && req->bad_ref_msg ? 0 : err_nomem(err);
+}
+
+int request_parse_secret_refs(struct render_request *req, struct err *err)
+{
+    struct rctx c;
+    request_path_ctx(req, &c, err);
+    struct render_secret_refs *out = &req->refs;
     const json_t *env = json_object_get(req->service, "env");
     size_t n;
     const char **keys = sorted_env_keys(env, &n);
@@ -333,7 +348,7 @@ int render_request_secret_refs(const struct render_request *req, struct render_s
         return err_nomem(err);
     }
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == 0 && !req->bad_ref_key; i++) {
         const char *value = jsonx_get_str(env, keys[i]);
         if (!str_has_prefix(value, SECRET_PREFIX)) {
             continue;
@@ -341,20 +356,64 @@ int render_request_secret_refs(const struct render_request *req, struct render_s
         char path[ERR_PATH_MAX];
         env_field_path(&c, keys[i], path, sizeof(path));
         struct render_secret_ref *r = &out->items[out->n];
-        rc = render_parse_secret_ref(value, req->scope, path, r, err);
-        if (rc == 0) {
-            r->env = str_dup(keys[i]);
-            out->n++;
-            if (!r->env) {
-                rc = err_nomem(err);
-            }
+        struct err perr;
+        err_init(&perr);
+        if (render_parse_secret_ref(value, req->scope, path, r, &perr)) {
+            rc = perr.code == ERR_NOMEM ? err_nomem(err) : keep_bad_ref(req, keys[i], &perr, err);
+            continue;
+        }
+        out->n++;
+        r->env = str_dup(keys[i]);
+        if (!r->env) {
+            rc = err_nomem(err);
         }
     }
     free(keys);
-    if (rc) {
-        render_secret_refs_release(out);
-    }
     return rc;
+}
+
+static int bad_ref_error(const struct render_request *req, struct rctx *c)
+{
+    char path[ERR_PATH_MAX];
+    env_field_path(c, req->bad_ref_key, path, sizeof(path));
+    return err_set(c->err, ERR_SPEC_INVALID, path, "%s", req->bad_ref_msg);
+}
+
+static int secret_ref_copy(struct render_secret_ref *dst, const struct render_secret_ref *src)
+{
+    *dst = (struct render_secret_ref){.env = str_dup(src->env), .ref = str_dup(src->ref),
+                                      .scope = str_dup(src->scope), .name = str_dup(src->name),
+                                      .field = str_dup(src->field), .version = src->version,
+                                      .path = str_dup(src->path)};
+    if (!dst->env || !dst->ref || !dst->scope || !dst->name || (src->field && !dst->field) ||
+        !dst->path) {
+        render_secret_ref_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
+int render_request_secret_refs(const struct render_request *req, struct render_secret_refs *out,
+                               struct err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (req->bad_ref_key) {
+        struct rctx c;
+        request_path_ctx(req, &c, err);
+        return bad_ref_error(req, &c);
+    }
+    const struct render_secret_refs *refs = &req->refs;
+    out->items = refs->n ? calloc(refs->n, sizeof(*out->items)) : NULL;
+    if (refs->n && !out->items) {
+        return err_nomem(err);
+    }
+    for (; out->n < refs->n; out->n++) {
+        if (secret_ref_copy(&out->items[out->n], &refs->items[out->n])) {
+            render_secret_refs_release(out);
+            return err_nomem(err);
+        }
+    }
+    return 0;
 }
 
 static const char *lookup_env_fact(const struct rctx *c, const char *name)
@@ -393,11 +452,11 @@ static int resolve_value(struct rctx *c, const char *key, const char *value, con
         return 0;
     }
     if (str_has_prefix(value, SECRET_PREFIX)) {
-        struct render_secret_ref ref;
-        if (render_parse_secret_ref(value, c->req->scope, path, &ref, c->err)) {
-            return -1;
+        /* Parsed with the request: only the first malformed one is kept, and rendering
+         * stops there. */
+        if (c->req->bad_ref_key && strcmp(key, c->req->bad_ref_key) == 0) {
+            return bad_ref_error(c->req, c);
         }
-        render_secret_ref_clear(&ref);
         const char *v = jsonx_get_str(c->secret_values, value);
         if (!v && c->set->placeholder_secrets) {
             v = "<secret>";

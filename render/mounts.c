@@ -26,7 +26,7 @@ static json_t *mount_new(const char *dest, const char *type, const char *source,
     return m;
 }
 
-static int add_mount(struct rctx *c, json_t *m)
+static int add_mount_new(struct rctx *c, json_t *m)
 {
     if (!m || json_array_append_new(c->mounts, m)) {
         return rctx_nomem(c);
@@ -48,13 +48,13 @@ static int default_mounts(struct rctx *c)
     static const char *const cg_rw[] = {"nosuid", "noexec", "nodev", "relatime", NULL};
     /* /sys/fs/cgroup matches the host's hierarchy and is read-only unless privileged. */
     const char *cg_type = c->cgroup_version == 2 ? "cgroup2" : "cgroup";
-    return add_mount(c, mount_new("/proc", "proc", "proc", proc)) ||
-           add_mount(c, mount_new("/dev", "tmpfs", "tmpfs", dev)) ||
-           add_mount(c, mount_new("/dev/pts", "devpts", "devpts", pts)) ||
-           add_mount(c, mount_new("/dev/shm", "tmpfs", "shm", shm)) ||
-           add_mount(c, mount_new("/dev/mqueue", "mqueue", "mqueue", mq)) ||
-           add_mount(c, mount_new("/sys", "sysfs", "sysfs", c->privileged ? sys_rw : sys_ro)) ||
-           add_mount(c, mount_new("/sys/fs/cgroup", cg_type, "cgroup",
+    return add_mount_new(c, mount_new("/proc", "proc", "proc", proc)) ||
+           add_mount_new(c, mount_new("/dev", "tmpfs", "tmpfs", dev)) ||
+           add_mount_new(c, mount_new("/dev/pts", "devpts", "devpts", pts)) ||
+           add_mount_new(c, mount_new("/dev/shm", "tmpfs", "shm", shm)) ||
+           add_mount_new(c, mount_new("/dev/mqueue", "mqueue", "mqueue", mq)) ||
+           add_mount_new(c, mount_new("/sys", "sysfs", "sysfs", c->privileged ? sys_rw : sys_ro)) ||
+           add_mount_new(c, mount_new("/sys/fs/cgroup", cg_type, "cgroup",
                                   c->privileged ? cg_rw : cg_ro));
 }
 
@@ -207,7 +207,7 @@ static int storage_mount(struct rctx *c, const json_t *s, size_t i, json_t *seen
         json_array_remove(c->mounts, (size_t)existing); /* a storage mount replaces a default */
     }
     if (strcmp(type, "tmpfs") == 0) {
-        return add_mount(c, tmpfs_mount(s));
+        return add_mount_new(c, tmpfs_mount(s));
     }
     const char *src = NULL;
     if (storage_source(c, s, field, &src, key, sizeof(key))) {
@@ -237,7 +237,7 @@ static int storage_mount(struct rctx *c, const json_t *s, size_t i, json_t *seen
         return -1;
     }
     bool ro = json_is_true(json_object_get(s, "readonly"));
-    return add_mount(c, mount_new(target, "none", src,
+    return add_mount_new(c, mount_new(target, "none", src,
                                   (const char *const[]){"rbind", ro ? "ro" : "rw", NULL}));
 }
 
@@ -269,7 +269,8 @@ static int bundle_file_mount(struct rctx *c, const char *name, const char *dest,
     if (existing >= 0) {
         json_array_remove(c->mounts, (size_t)existing);
     }
-    return add_mount(c, mount_new(dest, "bind", src, (const char *const[]){"rbind", "ro", NULL}));
+    return add_mount_new(c,
+                         mount_new(dest, "bind", src, (const char *const[]){"rbind", "ro", NULL}));
 }
 
 static bool valid_ip(const char *s)
@@ -368,7 +369,7 @@ static int socket_mount(struct rctx *c)
     if (!sock) {
         return 0;
     }
-    return add_mount(c, mount_new(SOCKET_DEST, "bind", sock,
+    return add_mount_new(c, mount_new(SOCKET_DEST, "bind", sock,
                                   (const char *const[]){"rbind", "ro", NULL}));
 }
 
@@ -393,7 +394,7 @@ static int wsl_lib_mounts(struct rctx *c)
                          "(host.wsl.lib_dirs): the GPU's user-space libraries are not mounted");
     }
     if (find_mount(c, "/usr/lib/wsl") < 0 &&
-        add_mount(c, mount_new("/usr/lib/wsl", "bind", "/usr/lib/wsl", ro))) {
+        add_mount_new(c, mount_new("/usr/lib/wsl", "bind", "/usr/lib/wsl", ro))) {
         return -1;
     }
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -402,7 +403,7 @@ static int wsl_lib_mounts(struct rctx *c)
             listed = listed || str_eq(json_string_value(json_array_get(present, j)), dirs[i]);
         }
         if (listed && find_mount(c, dirs[i]) < 0 &&
-            add_mount(c, mount_new(dirs[i], "bind", dirs[i], ro))) {
+            add_mount_new(c, mount_new(dirs[i], "bind", dirs[i], ro))) {
             return -1;
         }
     }
@@ -448,7 +449,7 @@ static int cdi_mounts(struct rctx *c)
             if (existing >= 0) {
                 json_array_remove(c->mounts, (size_t)existing);
             }
-            if (add_mount(c, json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type",
+            if (add_mount_new(c, json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type",
                                        bind ? "bind" : type, "source",
                                        jsonx_get_str(m, "hostPath"), "options", opts))) {
                 return -1;
@@ -489,8 +490,9 @@ static int gpu_sharing_mounts(struct rctx *c, bool mps_only)
         const char *log = jsonx_get_str(c->gpu, "mps_log_dir");
         pipe = pipe ? pipe : "/tmp/nvidia-mps";
         log = log ? log : "/tmp/nvidia-log";
-        return add_mount(c, mount_new(pipe, "bind", pipe, (const char *const[]){"rbind", "rw", NULL})) ||
-               add_mount(c, mount_new(log, "bind", log, (const char *const[]){"rbind", "rw", NULL}));
+        static const char *const rw[] = {"rbind", "rw", NULL};
+        return add_mount_new(c, mount_new(pipe, "bind", pipe, rw)) ||
+               add_mount_new(c, mount_new(log, "bind", log, rw));
     }
     const char *cfg = jsonx_get_str(c->gpu, "time_slicing_config_path");
     if (!str_eq(sharing, "time-slice") || !cfg) {
@@ -512,7 +514,7 @@ static int gpu_sharing_mounts(struct rctx *c, bool mps_only)
                          "not a regular file on the host",
                          cfg);
     }
-    return add_mount(c, mount_new(TIME_SLICING_DEST, "bind", cfg,
+    return add_mount_new(c, mount_new(TIME_SLICING_DEST, "bind", cfg,
                                   (const char *const[]){"rbind", "ro", NULL}));
 }
 

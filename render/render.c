@@ -394,21 +394,3 @@ done:
     rctx_release(&c);
     return rc;
 }
-
-json_t *render_envelope_new(const struct render_result *res, const char *digest, json_t *secrets)
-{
-    json_t *env = json_object();
-    if (!env) {
-        json_decref(secrets);
-        return NULL;
-    }
-    if (json_object_set(env, "config", res->config) ||
-        jsonx_set_str(env, "digest", digest) ||
-        json_object_set(env, "warnings", res->warnings) ||
-        json_object_set(env, "files", res->files) ||
-        json_object_set_new(env, "secrets", secrets ? secrets : json_array())) {
-        json_decref(env);
-        return NULL;
-    }
-    return env;
-}

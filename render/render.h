@@ -11,7 +11,7 @@
  *   2. render_request_secret_refs() the $S: references the selected service needs
  *   3. (caller fetches the secret values, in one batch)
  *   4. render_execute()             config + warnings + bundle files
- *   5. jsonx_dump() (common/jsonx.h) for the exact text; render_envelope_new() for envelopes
+ *   5. render_output_text()         the exact response text: config.json or the envelope
  *
  * Thread-safety: all functions are reentrant; a request may be read by several threads at once
  * but not freed while in use. Errors: struct err (common/err.h); codes SPEC_SYNTAX (400),
@@ -34,18 +34,30 @@ enum render_format {
 };
 
 /*
- * Values from outside the body (HTTP query parameters, CLI flags). NULL means "not given".
- * They override the envelope's members. Text values are validated here (400 on junk).
- * `host` and `image_config` (borrowed) replace the envelope's members when non-NULL.
+ * Values from outside the body (HTTP query parameters, CLI flags), already typed by the
+ * adapter that read them (common/param.h). They override the envelope's members. Strings are
+ * NULL when not given; a number counts only with its has_ flag. `host` and `image_config`
+ * (borrowed) replace the envelope's members when non-NULL.
  */
+enum render_flag {
+    RENDER_FLAG_UNSET = 0,
+    RENDER_FLAG_FALSE = 1,
+    RENDER_FLAG_TRUE = 2,
+};
+
+#define RENDER_REPLICA_MAX UINT32_MAX
+#define RENDER_NODE_ID_MAX INT64_MAX /* larger node ids are SPEC_INVALID at "node_id" */
+
 struct render_params {
     const char *service;
-    const char *replica;
     const char *role;
-    const char *node_id;
     const char *hostname;
-    const char *host_network; /* "true" or "false" */
     const char *scope;
+    bool has_replica;
+    uint32_t replica;
+    bool has_node_id;
+    uint64_t node_id;
+    enum render_flag host_network;
     const json_t *host;
     const json_t *image_config;
 };
@@ -118,12 +130,39 @@ int render_execute(const struct render_request *req, const struct render_setting
 void render_result_release(struct render_result *res);
 
 /*
- * The envelope response (contract 4): {"config", "digest", "warnings", "files", "secrets"}.
- * `digest` is "sha256:<hex>" of the pretty config text; `secrets` (stolen, may be NULL) is the
- * caller's [{env, ref, scope, provider, version}] list. New reference or NULL on OOM.
+ * The wire format. render_output_text() writes a result as the exact bytes the
+ * server answers and `ocirender render` prints: config.json (pretty by default), or with
+ * RENDER_OUT_ENVELOPE the envelope {"config", "digest", "warnings", "files", "secrets"} whose
+ * digest is "sha256:<hex>" of the pretty config text. `secrets` (borrowed, may be NULL for [])
+ * is the caller's [{env, ref, scope, provider, version}] list. `etag` is the hex SHA-256 of
+ * `text`. The text may hold secret values: render_output_release() wipes it before freeing.
  */
-json_t *render_envelope_new(const struct render_result *res, const char *digest,
-                            json_t *secrets) WARN_UNUSED;
+enum render_output_flags {
+    RENDER_OUT_ENVELOPE = 1u << 0,
+    RENDER_OUT_COMPACT = 1u << 1, /* no whitespace, no trailing newline */
+};
+
+#define RENDER_DIGEST_SIZE 72 /* "sha256:" + 64 hex digits + NUL */
+
+struct render_output {
+    char *text;
+    size_t len;
+    char etag[65];
+};
+
+int render_output_text(const struct render_result *res, unsigned flags, const json_t *secrets,
+                       struct render_output *out, struct err *err) WARN_UNUSED;
+void render_output_release(struct render_output *out);
+
+/*
+ * Verify an envelope's digest against its config: SPEC_INVALID at "digest" when it is missing,
+ * malformed or does not match the pretty config text. On success `config_text` holds that text
+ * (the bytes to write as config.json; release with render_output_release) and its etag.
+ * render_envelope_digest_check() only checks the digest's form: 0 or -1.
+ */
+int render_envelope_verify(const json_t *envelope, struct render_output *config_text,
+                           struct err *err) WARN_UNUSED;
+int render_envelope_digest_check(const json_t *digest);
 
 /*
  * The host facts the selected service needs, so the node can gather exactly those:
@@ -131,6 +170,14 @@ json_t *render_envelope_new(const struct render_result *res, const char *digest,
  * New reference, NULL on OOM.
  */
 json_t *render_request_fact_needs(const struct render_request *req, struct err *err) WARN_UNUSED;
+
+/*
+ * Check one host.cdi entry (a CDI spec document, or {"priority", "path", "spec"} as `ocirender
+ * facts` sends it) with the rules a render applies to it, so the node can skip a broken spec
+ * the way the CDI library does instead of failing every render. Errors (SPEC_INVALID, NOMEM)
+ * name paths below `path`, e.g. "host.cdi[0].spec.devices[0].name".
+ */
+int render_cdi_entry_check(const json_t *entry, const char *path, struct err *err) WARN_UNUSED;
 
 /*
  * Load any YAML or JSON document (CDI specs, facts files, image configs) into plain JSON with

@@ -279,6 +279,9 @@ void render_request_free(struct render_request *req)
     free(req->container_id);
     free(req->scope);
     free(req->hostname);
+    render_secret_refs_release(&req->refs);
+    free(req->bad_ref_key);
+    free(req->bad_ref_msg);
     free(req);
 }
 
@@ -312,18 +315,6 @@ static int load_spec(struct render_request *req, const struct doc *doc, struct e
             return err_nomem(err);
         }
     }
-    return 0;
-}
-
-static int parse_u64_param(const char *name, const char *text, uint64_t max, uint64_t *out,
-                           struct err *err)
-{
-    uint64_t v;
-    if (str_to_u64(text, &v) || v > max) {
-        return err_set(err, ERR_BAD_REQUEST, name, "%s must be an integer in 0..%llu, got '%s'",
-                       name, (unsigned long long)max, text);
-    }
-    *out = v;
     return 0;
 }
 
@@ -403,10 +394,8 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
     }
 
     uint64_t v = 1;
-    if (p->replica) {
-        if (parse_u64_param("replica", p->replica, UINT32_MAX, &v, err)) {
-            return -1;
-        }
+    if (p->has_replica) {
+        v = p->replica;
     } else if (json_object_get(container, "replica")) {
         v = (uint64_t)json_integer_value(json_object_get(container, "replica"));
     }
@@ -424,10 +413,12 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
         return -1;
     }
     v = 0;
-    if (p->node_id) {
-        if (parse_u64_param("node_id", p->node_id, INT64_MAX, &v, err)) {
-            return -1;
-        }
+    if (p->has_node_id && p->node_id > RENDER_NODE_ID_MAX) {
+        return err_set(err, ERR_SPEC_INVALID, "node_id", "node_id must be at most %llu",
+                       (unsigned long long)RENDER_NODE_ID_MAX);
+    }
+    if (p->has_node_id) {
+        v = p->node_id;
     } else if (json_object_get(container, "node_id")) {
         v = (uint64_t)json_integer_value(json_object_get(container, "node_id"));
     }
@@ -461,13 +452,8 @@ static int resolve_overrides(struct render_request *req, const struct render_par
         return -1;
     }
     req->host_network = -1;
-    if (p->host_network) {
-        if (strcmp(p->host_network, "true") == 0 || strcmp(p->host_network, "false") == 0) {
-            req->host_network = strcmp(p->host_network, "true") == 0;
-        } else {
-            return err_set(err, ERR_BAD_REQUEST, "host_network",
-                           "host_network must be true or false, got '%s'", p->host_network);
-        }
+    if (p->host_network != RENDER_FLAG_UNSET) {
+        req->host_network = p->host_network == RENDER_FLAG_TRUE;
     } else if (json_object_get(req->options, "host_network")) {
         req->host_network = json_is_true(json_object_get(req->options, "host_network"));
     }
@@ -481,6 +467,16 @@ static json_t *norm_override(const struct stype *t, const json_t *in, const char
     struct walk w;
     walk_init(&w, NULL, err, path);
     return walk_norm(&w, t, in);
+}
+
+int render_cdi_entry_check(const json_t *entry, const char *path, struct err *err)
+{
+    json_t *norm = norm_override(&cdi_entry_type, entry, path, err);
+    if (!norm && !err_is_set(err)) {
+        err_nomem(err);
+    }
+    json_decref(norm);
+    return norm ? 0 : -1;
 }
 
 static int load_envelope(struct render_request *req, const struct doc *doc, json_t **envelope,
@@ -499,12 +495,7 @@ static int load_envelope(struct render_request *req, const struct doc *doc, json
         struct doc inner;
         if (doc_parse(json_string_value(raw_spec), json_string_length(raw_spec), 0, &inner, err)) {
             /* Positions are inside the spec text, not the envelope. */
-            for (unsigned i = 0; i < err->n_issues; i++) {
-                char path[ERR_PATH_MAX];
-                snprintf(path, sizeof(path), "spec%s%s", err->issue[i].path[0] ? ", " : "",
-                         err->issue[i].path);
-                memcpy(err->issue[i].path, path, sizeof(path));
-            }
+            err_prefix_paths(err, "spec", ", ");
             return -1;
         }
         rc = load_spec(req, &inner, err);
@@ -558,7 +549,8 @@ int render_request_parse(const char *body, size_t len, enum render_format fmt,
         }
         goto out;
     }
-    if (resolve_identity(req, envelope, p, err) || resolve_overrides(req, p, err)) {
+    if (resolve_identity(req, envelope, p, err) || resolve_overrides(req, p, err) ||
+        request_parse_secret_refs(req, err)) {
         goto out;
     }
     *out = req;

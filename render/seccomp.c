@@ -83,7 +83,7 @@ static int add_names(json_t *names, const char *const *list)
     return 0;
 }
 
-static json_t *syscall_rule(json_t *names, const char *action, int errno_ret)
+static json_t *syscall_rule_new(json_t *names, const char *action, int errno_ret)
 {
     return json_pack("{s:o, s:s, s:i}", "names", names, "action", action, "errnoRet", errno_ret);
 }
@@ -105,7 +105,7 @@ json_t *render_seccomp(struct rctx *c, const json_t *caps, bool unconfined)
             goto nomem;
         }
     }
-    if (json_array_append_new(syscalls, syscall_rule(denied, "SCMP_ACT_ERRNO", EPERM_))) {
+    if (json_array_append_new(syscalls, syscall_rule_new(denied, "SCMP_ACT_ERRNO", EPERM_))) {
         denied = NULL;
         goto nomem;
     }

@@ -36,7 +36,15 @@ struct render_request {
     char *hostname;           /* explicit hostname (params or options), or NULL */
     int host_network;         /* -1: not given; else 0/1 */
     bool envelope;
+    struct render_secret_refs refs; /* the service env's $S: references, parsed once */
+    char *bad_ref_key;        /* env key of the first malformed reference (refs stop there) */
+    char *bad_ref_msg;        /* and its error message */
 };
+
+/* Parse the service env's $S: references into req->refs (env.c). -1 only when out of memory:
+ * a malformed reference is kept and reported when the caller asks for the references or
+ * renders. */
+int request_parse_secret_refs(struct render_request *req, struct err *err);
 
 /* Normalize the host facts / image config objects (request.c; used for CLI overrides too). */
 extern const struct stype request_host_type;

@@ -81,9 +81,9 @@ static int check_node_props(struct yload *y, const yaml_event_t *ev, const yaml_
     return 0;
 }
 
-/* Attach a finished node to the current container. Steals `node`. */
-static int attach(struct yload *y, json_t *node, const yaml_event_t *ev, const yaml_mark_t *start,
-                  bool is_scalar)
+/* Attach a finished node to the current container. Steals `node` (hence `_new`). */
+static int attach_new(struct yload *y, json_t *node, const yaml_event_t *ev,
+                      const yaml_mark_t *start, bool is_scalar)
 {
     if (y->depth == 0) {
         if (!json_is_object(node)) {
@@ -150,7 +150,7 @@ static int on_scalar(struct yload *y, const yaml_event_t *ev)
         json_decref(s);
         return err_nomem(y->err);
     }
-    return attach(y, s, ev, &ev->start_mark, true);
+    return attach_new(y, s, ev, &ev->start_mark, true);
 }
 
 static int on_collection_start(struct yload *y, const yaml_event_t *ev, bool mapping)
@@ -188,7 +188,7 @@ static int on_collection_end(struct yload *y, const yaml_event_t *ev)
 {
     struct yframe f = y->stack[--y->depth];
     json_decref(f.key); /* cannot be set: libyaml always pairs keys with values */
-    return attach(y, f.node, ev, &f.start, false);
+    return attach_new(y, f.node, ev, &f.start, false);
 }
 
 static int on_event(struct yload *y, const yaml_event_t *ev)

@@ -29,6 +29,15 @@
 
 enum entry_state { ENTRY_PENDING, ENTRY_READY, ENTRY_FAILED };
 
+/* What a FAILED entry remembers of the provider's error: a negative-cache entry holds this,
+ * not a whole struct err. The message names the secret, never a value. */
+struct entry_failure {
+    enum err_code code;
+    int sys_errno;
+    unsigned retry_after;
+    char *msg; /* NULL when it could not be copied: the code's title is shown instead */
+};
+
 struct entry {
     struct entry *next;  /* hash chain */
     struct entry *qnext; /* fetch queue */
@@ -43,7 +52,7 @@ struct entry {
     uint64_t expires_ms;
     json_t *data;
     long resolved_version;
-    struct err ferr; /* the provider's error when FAILED */
+    struct entry_failure fail; /* the provider's error when FAILED */
 };
 
 static const char *const result_names[] = {"ok",          "not_found", "denied", "backend_error",
@@ -218,6 +227,7 @@ static void entry_free(struct entry *e)
     free(e->key);
     free(e->scope);
     free(e->name);
+    free(e->fail.msg);
     free(e);
 }
 
@@ -312,6 +322,8 @@ static void entry_fetch(struct secrets *sec, struct entry *e)
         err_set(&ferr, ERR_INTERNAL, NULL, "secret provider failed without a reason");
     }
     metrics_record(&sec->m, &ferr, us);
+    struct entry_failure fail = {ferr.code, ferr.sys_errno, ferr.retry_after,
+                                 rc ? str_dup(err_message(&ferr)) : NULL};
     secrets_logf(&sec->log, SECRETS_LOG_DEBUG, "%s fetch of %s/%s%s%.0u: %s (%lu ms)",
                  sec->ops->name, e->scope, e->name, e->version ? "@" : "", e->version,
                  result_names[result_index(&ferr)], (unsigned long)(us / 1000));
@@ -324,7 +336,8 @@ static void entry_fetch(struct secrets *sec, struct entry *e)
         e->expires_ms = now + sec->cache_ttl_ms;
     } else {
         e->state = ENTRY_FAILED;
-        e->ferr = ferr;
+        free(e->fail.msg);
+        e->fail = fail;
         e->expires_ms = ferr.code == ERR_SECRET_NOT_FOUND ? now + sec->negative_ttl_ms : now;
     }
     bool keep = sec->ops->remote && e->expires_ms > now && sec->count <= CACHE_MAX_ENTRIES;
@@ -619,6 +632,17 @@ static int ref_fail(const struct render_secret_ref *r, const struct err *cause, 
     return -1;
 }
 
+static int ref_fail_cached(const struct render_secret_ref *r, const struct entry_failure *f,
+                           struct err *err)
+{
+    struct err cause;
+    err_init(&cause);
+    err_set(&cause, f->code, NULL, "%s", f->msg ? f->msg : err_code_title(f->code));
+    cause.retry_after = f->retry_after;
+    cause.sys_errno = f->sys_errno;
+    return ref_fail(r, &cause, err);
+}
+
 static int add_list_item(json_t *list, const struct render_secret_ref *r, const char *provider,
                          long version)
 {
@@ -644,7 +668,7 @@ static int build_outputs(struct secrets *sec, const struct render_secret_refs *r
         const struct render_secret_ref *r = &refs->items[i];
         const struct entry *e = wants[ref_want[i]].e;
         if (e->state == ENTRY_FAILED) {
-            return ref_fail(r, &e->ferr, err);
+            return ref_fail_cached(r, &e->fail, err);
         }
         if (!json_object_get(values, r->ref)) {
             struct err xerr;

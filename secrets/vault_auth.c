@@ -16,9 +16,10 @@
 #include <time.h>
 
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/strutil.h"
 
-#define TOKEN_MAX 4096
+#define TOKEN_MAX LIMIT_TOKEN
 #define LOOKUP_RETRY_MS 5000
 #define RENEW_RETRY_MS 5000
 #define LOGIN_HOLD_MS 1000

@@ -23,10 +23,11 @@
 
 #include "common/compiler.h"
 #include "common/err.h"
+#include "common/limits.h"
 
 #define AUTH_FILE_MAX   (1u << 20)
 #define AUTH_TOKENS_MAX 10000
-#define AUTH_TOKEN_MAX  4096
+#define AUTH_TOKEN_MAX  LIMIT_TOKEN
 
 struct auth_token {
     char hash[65]; /* lower-case hex SHA-256 of the token */

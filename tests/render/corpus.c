@@ -13,8 +13,9 @@ static const char *dir;
 
 static bool error_mentions(const struct err *e, const char *text)
 {
-    for (unsigned i = 0; i < e->n_issues; i++) {
-        if (strstr(e->issue[i].path, text) || strstr(e->issue[i].msg, text)) {
+    for (unsigned i = 0; i < err_issue_count(e); i++) {
+        const struct err_issue *is = err_issue_at(e, i);
+        if (strstr(is->path, text) || strstr(is->msg, text)) {
             return true;
         }
     }
@@ -23,8 +24,9 @@ static bool error_mentions(const struct err *e, const char *text)
 
 static bool located(const struct err *e)
 {
-    for (unsigned i = 0; i < e->n_issues; i++) {
-        if (e->issue[i].path[0] || strstr(e->issue[i].msg, "empty")) {
+    for (unsigned i = 0; i < err_issue_count(e); i++) {
+        const struct err_issue *is = err_issue_at(e, i);
+        if (is->path[0] || strstr(is->msg, "empty")) {
             return true;
         }
     }
@@ -52,8 +54,9 @@ static void corpus(void)
             size_t n;
             char *body = harness_slurp(path, &n);
             CHECK(body != NULL);
+            struct err_issues issues;
             struct err err;
-            err_init(&err);
+            err_init_issues(&err, &issues);
             struct render_request *req = NULL;
             struct render_result res = {0};
             int rc = render_request_parse(body, n, RENDER_FMT_AUTO, NULL, &req, &err);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "common/jsonx.h"
+#include "common/param.h"
 #include "render/render.h"
 #include "tests/unit/rtest.h"
 
@@ -105,22 +106,47 @@ static char *build_body(char *spec)
     return body;
 }
 
+/* The typed parameters of a case, read as the server reads its query. */
+static int case_params(const json_t *params, struct render_params *p, struct err *err)
+{
+    const char *replica = jsonx_get_str(params, "replica");
+    const char *node_id = jsonx_get_str(params, "node_id");
+    const char *host_network = jsonx_get_str(params, "host_network");
+    uint64_t n = 0;
+    bool b = false;
+    *p = (struct render_params){.service = jsonx_get_str(params, "service"),
+                                .role = jsonx_get_str(params, "role"),
+                                .hostname = jsonx_get_str(params, "hostname"),
+                                .scope = jsonx_get_str(params, "scope")};
+    if (replica && param_u64("replica", replica, RENDER_REPLICA_MAX, &n, err)) {
+        return -1;
+    }
+    p->has_replica = replica != NULL;
+    p->replica = replica ? (uint32_t)n : 0;
+    if (node_id && param_u64("node_id", node_id, RENDER_NODE_ID_MAX, &p->node_id, err)) {
+        return -1;
+    }
+    p->has_node_id = node_id != NULL;
+    if (host_network && param_bool("host_network", host_network, &b, err)) {
+        return -1;
+    }
+    p->host_network = !host_network ? RENDER_FLAG_UNSET : b ? RENDER_FLAG_TRUE : RENDER_FLAG_FALSE;
+    return 0;
+}
+
 static int render_once(const char *body, json_t *secrets, char **config, char **extras,
                        struct err *err)
 {
     json_t *params = kv_file("params");
     json_t *settings = kv_file("settings");
-    struct render_params p = {.service = jsonx_get_str(params, "service"),
-                              .replica = jsonx_get_str(params, "replica"),
-                              .role = jsonx_get_str(params, "role"),
-                              .node_id = jsonx_get_str(params, "node_id"),
-                              .hostname = jsonx_get_str(params, "hostname"),
-                              .host_network = jsonx_get_str(params, "host_network"),
-                              .scope = jsonx_get_str(params, "scope")};
+    struct render_params p;
     struct render_settings s = {.default_cgroup_parent = jsonx_get_str(settings, "cgroup_parent")};
     struct render_request *req = NULL;
     struct render_result res = {0};
-    int rc = render_request_parse(body, strlen(body), RENDER_FMT_AUTO, &p, &req, err);
+    int rc = case_params(params, &p, err);
+    if (rc == 0) {
+        rc = render_request_parse(body, strlen(body), RENDER_FMT_AUTO, &p, &req, err);
+    }
     if (rc == 0) {
         rc = render_execute(req, &s, secrets, &res, err);
     }

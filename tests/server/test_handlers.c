@@ -252,11 +252,13 @@ static void test_query_params(void)
     struct err err;
     CHECK_INT(query_of(all, ARRAY_LEN(all), NULL, &q, &err), 0);
     CHECK_STR(q.params.service, "web");
-    CHECK_STR(q.params.replica, "2");
+    CHECK(q.params.has_replica);
+    CHECK_INT(q.params.replica, 2);
     CHECK_STR(q.params.role, "worker");
-    CHECK_STR(q.params.node_id, "7");
+    CHECK(q.params.has_node_id);
+    CHECK_INT(q.params.node_id, 7);
     CHECK_STR(q.params.hostname, "web-2");
-    CHECK_STR(q.params.host_network, "true");
+    CHECK_INT(q.params.host_network, RENDER_FLAG_TRUE);
     CHECK_STR(q.params.scope, "shop/eu");
     CHECK(q.envelope && q.compact);
 
@@ -395,8 +397,9 @@ static void test_problem_auth_headers(void)
 
 static void test_problem_all_issues(void)
 {
+    struct err_issues issues;
     struct err err;
-    err_init(&err);
+    err_init_issues(&err, &issues);
     for (int i = 0; i < ERR_ISSUES_MAX + 3; i++) {
         err_set(&err, ERR_SPEC_INVALID, "services.web.x", "issue %d", i);
     }

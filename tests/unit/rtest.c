@@ -43,7 +43,7 @@ static json_t *parse_snippet(const char *text)
 int rt_render(struct rt *t, const struct rt_in *in)
 {
     memset(t, 0, sizeof(*t));
-    err_init(&t->err);
+    err_init_issues(&t->err, &t->issues);
     t->rc = -1;
     char *body = NULL;
     size_t len;

@@ -17,6 +17,7 @@
 
 struct rt {
     int rc;
+    struct err_issues issues; /* every issue of a failed render */
     struct err err;
     json_t *config;
     json_t *warnings;

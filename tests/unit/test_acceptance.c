@@ -488,7 +488,7 @@ static void gpu_shape_cdi_merged_bundle(void)
 static void gpu_shape_nvidia_without_cdi(void)
 {
     struct rt t;
-    struct render_params p = {.replica = "0"};
+    struct render_params p = {.has_replica = true, .replica = 0};
     struct rt_in in = {.spec = gpu_spec("gpu-svc", "{count: 1, vendor: nvidia}"), .params = &p};
     CHECK_INT(rt_render(&t, &in), 0);
     CHECK_STR(rt_env(t.config, "NVIDIA_VISIBLE_DEVICES"), "0");
@@ -508,7 +508,7 @@ static void gpu_shape_amd_two(void)
 static void gpu_shape_distributed(void)
 {
     struct rt t;
-    struct render_params p = {.replica = "0"};
+    struct render_params p = {.has_replica = true, .replica = 0};
     struct rt_in in = {.spec = gpu_spec("gpu-svc", "{count: 1, vendor: nvidia, distributed: "
                                                    "{backend: nccl, master_port: 29501}}"),
                        .params = &p};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/jsonx.h"
+#include "common/param.h"
 #include "render/doc.h"
 #include "render/internal.h"
 #include "render/spec.h"
@@ -110,14 +111,14 @@ static void schema_reports_every_problem_with_paths(void)
                           "    depends: [{service: nothere}]\n"
                           "    scale: {mode: adaptive, min: 5, max: 2}\n"),
               -1);
-    CHECK(t.err.n_issues >= 6);
+    CHECK(err_issue_count(&t.err) >= 6);
     const char *want[] = {"services.a.bogus", "services.a.resources.cpu",
                           "services.a.resources.memory", "services.a.endpoints[0].port",
                           "services.a.endpoints[1].protocol", "services.a.scale"};
     for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
         bool found = false;
-        for (unsigned i = 0; i < t.err.n_issues; i++) {
-            found = found || strcmp(t.err.issue[i].path, want[w]) == 0;
+        for (unsigned i = 0; i < err_issue_count(&t.err); i++) {
+            found = found || strcmp(err_issue_at(&t.err, i)->path, want[w]) == 0;
         }
         if (!found) {
             fprintf(stderr, "  missing issue at %s\n", want[w]);
@@ -222,7 +223,7 @@ static void request_selection_and_identity(void)
     CHECK_STR(rt_err_path(&t), "service");
     CHECK_CONTAINS(rt_err_msg(&t), "2 services");
     rt_free(&t);
-    struct render_params p = {.service = "worker", .replica = "3"};
+    struct render_params p = {.service = "worker", .has_replica = true, .replica = 3};
     struct rt_in in = {.spec = two, .params = &p};
     CHECK_INT(rt_render(&t, &in), 0);
     CHECK_STR(json_string_value(json_object_get(t.config, "hostname")), "worker-rep-3");
@@ -231,10 +232,11 @@ static void request_selection_and_identity(void)
     CHECK_INT(rt_render(&t, &in), -1);
     CHECK_CONTAINS(rt_err_msg(&t), "unknown service 'nope'");
     rt_free(&t);
-    p = (struct render_params){.service = "web", .replica = "abc"};
-    CHECK_INT(rt_render(&t, &in), -1);
+    /* a replica that is not a number is refused where the text is read, as a bad request */
+    uint64_t replica;
+    err_init(&t.err);
+    CHECK_INT(param_u64("replica", "abc", RENDER_REPLICA_MAX, &replica, &t.err), -1);
     CHECK_INT(t.err.code, ERR_BAD_REQUEST);
-    rt_free(&t);
     /* role and node id give the long ContainerId form */
     struct rt_in env = {.spec = two, .service = "web",
                         .container = "{\"replica\": 2, \"role\": \"gpu\", \"node_id\": 7}"};

@@ -1,0 +1,127 @@
+/* The wire format: config text, envelope, digest, ETag, and the envelope check. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/digest.h"
+#include "common/jsonx.h"
+#include "render/render.h"
+#include "tests/harness.h"
+
+static void result_of(struct render_result *res)
+{
+    res->config = json_pack("{s:s, s:{s:b}, s:o}", "ociVersion", "1.0.2", "root", "readonly", 1,
+                            "rlimit", jsonx_u64_new(UINT64_MAX));
+    res->warnings = json_pack("[{s:s, s:s, s:s}]", "code", "W", "message", "m", "path", "p");
+    res->files = json_pack("{s:s}", "hosts", "127.0.0.1 localhost\n");
+}
+
+static void sha256_of(const char *text, size_t len, char out[65])
+{
+    CHECK_INT(digest_sha256_hex(text, len, out), 0);
+}
+
+static void config_forms_and_etag(void)
+{
+    struct render_result res = {0};
+    result_of(&res);
+    struct err err;
+    err_init(&err);
+    struct render_output out;
+    CHECK_INT(render_output_text(&res, 0, NULL, &out, &err), 0);
+    size_t len;
+    char *pretty = jsonx_dump(res.config, JSONX_PRETTY, &len);
+    CHECK(out.len == len && memcmp(out.text, pretty, len) == 0);
+    char hex[65];
+    sha256_of(pretty, len, hex);
+    CHECK_STR(out.etag, hex);
+    render_output_release(&out);
+    CHECK(out.text == NULL && out.len == 0);
+
+    CHECK_INT(render_output_text(&res, RENDER_OUT_COMPACT, NULL, &out, &err), 0);
+    CHECK_STR(out.text, "{\"ociVersion\":\"1.0.2\",\"root\":{\"readonly\":true},"
+                        "\"rlimit\":18446744073709551615}");
+    sha256_of(out.text, out.len, hex);
+    CHECK_STR(out.etag, hex);
+    render_output_release(&out);
+
+    /* the envelope's digest covers the pretty config text, whatever the envelope's form */
+    json_t *secrets = json_pack("[{s:s}]", "env", "DB");
+    char want[80];
+    sha256_of(pretty, len, hex);
+    snprintf(want, sizeof(want), "sha256:%s", hex);
+    unsigned forms[] = {RENDER_OUT_ENVELOPE, RENDER_OUT_ENVELOPE | RENDER_OUT_COMPACT};
+    for (size_t i = 0; i < 2; i++) {
+        CHECK_INT(render_output_text(&res, forms[i], secrets, &out, &err), 0);
+        json_error_t je;
+        json_t *env = jsonx_loadb(out.text, out.len, &je);
+        CHECK_STR(jsonx_get_str(env, "digest"), want);
+        CHECK(jsonx_equal(json_object_get(env, "config"), res.config));
+        CHECK(json_equal(json_object_get(env, "secrets"), secrets));
+        CHECK(json_equal(json_object_get(env, "warnings"), res.warnings));
+        CHECK(json_equal(json_object_get(env, "files"), res.files));
+        const char *first = json_object_iter_key(json_object_iter(env));
+        CHECK_STR(first, "config");
+        CHECK((strchr(out.text, '\n') == NULL) == (i == 1));
+        sha256_of(out.text, out.len, hex);
+        CHECK_STR(out.etag, hex);
+
+        struct render_output cfg;
+        CHECK_INT(render_envelope_verify(env, &cfg, &err), 0);
+        CHECK(cfg.len == len && memcmp(cfg.text, pretty, len) == 0);
+        render_output_release(&cfg);
+        json_decref(env);
+        render_output_release(&out);
+    }
+    /* the secrets list is borrowed, and NULL gives [] */
+    CHECK_INT(secrets->refcount, 1);
+    CHECK_INT(render_output_text(&res, RENDER_OUT_ENVELOPE, NULL, &out, &err), 0);
+    CHECK(strstr(out.text, "\"secrets\": []") != NULL);
+    render_output_release(&out);
+    json_decref(secrets);
+    free(pretty);
+    render_result_release(&res);
+}
+
+static void envelope_digest_refusals(void)
+{
+    struct render_result res = {0};
+    result_of(&res);
+    struct err err;
+    err_init(&err);
+    struct render_output out;
+    CHECK_INT(render_output_text(&res, RENDER_OUT_ENVELOPE, NULL, &out, &err), 0);
+    json_error_t je;
+    json_t *env = jsonx_loadb(out.text, out.len, &je);
+    render_output_release(&out);
+    struct render_output cfg;
+
+    json_t *changed = json_deep_copy(env);
+    CHECK_INT(jsonx_set_str(json_object_get(changed, "config"), "ociVersion", "1.0.3"), 0);
+    CHECK_INT(render_envelope_verify(changed, &cfg, &err), -1);
+    CHECK_INT(err.code, ERR_SPEC_INVALID);
+    CHECK_STR(err_path(&err), "digest");
+    CHECK(strstr(err_message(&err), "digest mismatch") != NULL);
+    json_decref(changed);
+
+    const char *bad[] = {"sha256:ABC", "md5:00", "", "sha256:" /* + 64 upper-case below */};
+    for (size_t i = 0; i < 4; i++) {
+        char d[80];
+        snprintf(d, sizeof(d), "%s%s", bad[i],
+                 i == 3 ? "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789" : "");
+        CHECK_INT(jsonx_set_str(env, "digest", d), 0);
+        err_init(&err);
+        CHECK_INT(render_envelope_verify(env, &cfg, &err), -1);
+        CHECK(strstr(err_message(&err), "64 lower-case hex digits") != NULL);
+    }
+    json_object_del(env, "digest");
+    err_init(&err);
+    CHECK_INT(render_envelope_verify(env, &cfg, &err), -1);
+    CHECK(strstr(err_message(&err), "no `digest`") != NULL);
+    json_t *num = json_integer(1);
+    CHECK_INT(render_envelope_digest_check(num), -1);
+    json_decref(num);
+    json_decref(env);
+    render_result_release(&res);
+}
+
+HARNESS_MAIN(TEST(config_forms_and_etag), TEST(envelope_digest_refusals))
