@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
@@ -254,26 +255,7 @@ static void warn_msg(const char *path, const char *what)
 
 static int fsync_dir_fd(int fd, const char *shown, struct err *err)
 {
-    return fsync(fd) == 0 ? 0 : sys_err(err, shown, "cannot fsync the directory");
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            if (n == 0) {
-                errno = EIO;
-            }
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return file_fsync_dir(fd) == 0 ? 0 : sys_err(err, shown, "cannot fsync the directory");
 }
 
 static bool is_dot_or_dotdot(const char *name)
@@ -385,41 +367,6 @@ static bool plausible_entry_name(const char *name)
     return name[0] && strlen(name) <= NAME_MAX && !strchr(name, '/') && !is_dot_or_dotdot(name);
 }
 
-/* A small regular file, whole (NUL-terminated, heap), or NULL with errno. */
-static char *read_small_file(int fd, size_t max, size_t *len)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size, n = 0;
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        return NULL;
-    }
-    while (n < size) {
-        ssize_t r = read(fd, buf + n, size - n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0) {
-            free(buf);
-            return NULL;
-        }
-        if (r == 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /*
  * The names `dfd`'s manifest lists, as a new set in *out. A missing manifest is an empty set:
  * a bundle written before manifests existed, a directory the operator made, or a stage killed
@@ -439,7 +386,7 @@ static int manifest_read(int dfd, json_t **out)
         return 0;
     }
     size_t len = 0;
-    char *text = fd >= 0 ? read_small_file(fd, MANIFEST_MAX, &len) : NULL;
+    char *text = fd >= 0 ? file_read_fd(fd, MANIFEST_MAX, FILE_READ_REGULAR, &len) : NULL;
     int saved = errno;
     if (fd >= 0) {
         close(fd);
@@ -770,7 +717,7 @@ static int stage_dispose(const struct bundle_ctx *c, const char *sname)
         } else {
             warn_msg(shown, "left in place with what could not be settled (see above)");
         }
-        if (v.moved && fsync(v.dfd) != 0) {
+        if (v.moved && file_fsync_dir(v.dfd) != 0) {
             warn_sys(c->cur.path, "cannot fsync the directory");
         }
     }
@@ -1048,32 +995,13 @@ static int stage_create(struct bundle_ctx *c, struct err *err)
     return fchmod(c->sfd, 0700) == 0 ? 0 : sys_err(err, shown, "cannot set mode 0700");
 }
 
-/* A new file `name` in directory `dfd`: exclusive create (never through a symlink), complete
- * write, final mode, fsync. On failure the partial file is removed. */
+/* A new file `name` in directory `dfd` (file_write_new); errors name `shown`. */
 static int write_new_file(int dfd, const char *name, const char *data, size_t len, mode_t mode,
                           const char *shown, struct err *err)
 {
-    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return sys_err(err, shown, "cannot create");
-    }
-    const char *what = NULL;
-    if (write_all(fd, data, len) != 0) {
-        what = "cannot write";
-    } else if (fchmod(fd, mode) != 0) {
-        what = "cannot set the file mode";
-    } else if (fsync(fd) != 0) {
-        what = "cannot fsync";
-    }
-    int saved = errno;
-    if (close(fd) != 0 && !what) {
-        what = "cannot close";
-        saved = errno;
-    }
-    if (what) {
-        (void)unlinkat(dfd, name, 0);
-        errno = saved;
-        return sys_err(err, shown, what);
+    const char *step = NULL;
+    if (file_write_new(dfd, name, data, len, mode, &step)) {
+        return sys_err(err, shown, step);
     }
     return 0;
 }
@@ -1235,21 +1163,16 @@ static void clean_stale_temps(int dfd)
     json_decref(entries);
 }
 
-/* Temporary file in DIR, complete write, final mode, fsync, rename over `name`. */
+/* Temporary file in DIR, then rename over `name` (file_write_atomic). */
 static int write_file_atomic(const struct bundle_dir *bd, const char *name, const char *data,
                              size_t len, mode_t mode, struct err *err)
 {
     char shown[PATH_MAX + 64], tmp[64];
+    const char *step = NULL;
     joined(shown, sizeof(shown), bd->path, name);
     tmp_name(tmp, sizeof(tmp));
-    if (write_new_file(bd->dfd, tmp, data, len, mode, shown, err)) {
-        return -1;
-    }
-    if (renameat(bd->dfd, tmp, bd->dfd, name) != 0) {
-        int saved = errno;
-        (void)unlinkat(bd->dfd, tmp, 0);
-        errno = saved;
-        return sys_err(err, shown, "cannot rename into place");
+    if (file_write_atomic(bd->dfd, name, tmp, data, len, mode, &step)) {
+        return sys_err(err, shown, step);
     }
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "client/facts.h"
+#include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/sbuf.h"
@@ -23,37 +24,18 @@ char *cli_read_file(const char *path, size_t max, size_t *len, struct err *err)
         }
         return NULL;
     }
-    struct sbuf b;
-    sbuf_init(&b, max);
-    char chunk[65536];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            err_set(err, ERR_IO, path, "cannot read: %s", strerror(errno));
-            sbuf_free(&b);
-            break;
-        }
-        if (n == 0) {
-            break;
-        }
-        int rc = sbuf_addn(&b, chunk, (size_t)n);
-        if (rc) {
-            err_set(err, rc == ERR_TOO_LARGE ? ERR_TOO_LARGE : ERR_NOMEM, path,
-                    rc == ERR_TOO_LARGE ? "file is larger than %zu bytes" : "out of memory (%zu)",
-                    max);
-            break;
-        }
+    char *text = file_read_fd(fd, max, 0, len);
+    if (!text && errno == EFBIG) {
+        err_set(err, ERR_TOO_LARGE, path, "file is larger than %zu bytes", max);
+    } else if (!text && errno == ENOMEM) {
+        err_set(err, ERR_NOMEM, path, "out of memory (%zu)", max);
+    } else if (!text) {
+        err_set(err, ERR_IO, path, "cannot read: %s", strerror(errno));
     }
     if (fd != STDIN_FILENO) {
         close(fd);
     }
-    if (err_is_set(err)) {
-        return NULL;
-    }
-    return sbuf_take(&b, len);
+    return text;
 }
 
 json_t *cli_load_json_file(const char *path, struct err *err)
@@ -91,18 +73,7 @@ void cli_print_error(const char *prefix, const struct err *err)
 
 int cli_write_stdout(const char *text, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, text, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        text += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return file_write_all(STDOUT_FILENO, text, len);
 }
 
 void cli_print_warnings(const json_t *warnings)
