@@ -1,12 +1,14 @@
 #include "client/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "client/bundle.h"
 #include "client/facts.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
@@ -97,4 +99,28 @@ json_t *cli_gather_facts(const json_t *needs, const char *rootfs, struct err *er
     cli_print_warnings(warnings);
     json_decref(warnings);
     return facts;
+}
+
+int cli_materialize_text(const char *text, size_t len, const char *dir, const char *rootfs,
+                            bool *bad_envelope, struct err *err)
+{
+    struct bundle_envelope env;
+    *bad_envelope = true;
+    if (bundle_envelope_load(text, len, &env, err)) {
+        return -1;
+    }
+    *bad_envelope = false;
+    cli_print_warnings(env.warnings);
+    json_t *warnings = json_array();
+    int rc = warnings ? bundle_write(dir, rootfs, &env, warnings, err) : err_nomem(err);
+    cli_print_warnings(warnings);
+    json_decref(warnings);
+    char path[PATH_MAX];
+    if (rc == 0 && bundle_abs_path(dir, path, sizeof(path), NULL) == 0) {
+        fprintf(stderr, "ocirender: bundle %s written (config %s%s, %zu other file%s)\n", path,
+                env.digest, env.root_path_set ? ", root.path set to the real rootfs path" : "",
+                json_object_size(env.files), json_object_size(env.files) == 1 ? "" : "s");
+    }
+    bundle_envelope_release(&env);
+    return rc;
 }

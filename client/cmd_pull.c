@@ -340,7 +340,7 @@ static int handle_reply(const struct pull_reply *r, const struct pull_opts *o, c
 {
     if (r->status >= 200 && r->status < 300) {
         bool bad_envelope;
-        if (bundle_materialize_text(r->body, r->len, o->bundle, o->rootfs, &bad_envelope,
+        if (cli_materialize_text(r->body, r->len, o->bundle, o->rootfs, &bad_envelope,
                                     err) == 0) {
             return CLI_EXIT_OK;
         }
