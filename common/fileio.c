@@ -19,7 +19,7 @@ static int sbuf_errno(int rc)
     return rc == ERR_TOO_LARGE ? EFBIG : ENOMEM;
 }
 
-/* Refuse what cannot be read as asked before reading a byte; reserve the known size. */
+/* Refuse what is not a regular file when asked to, before reading a byte; reserve the size. */
 static int read_prepare(int fd, size_t max, unsigned flags, struct sbuf *b)
 {
     struct stat st;
@@ -33,11 +33,10 @@ static int read_prepare(int fd, size_t max, unsigned flags, struct sbuf *b)
     if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
         return 0; /* a pipe, or a /proc file that reports size 0 but reads normally */
     }
-    if ((uint64_t)st.st_size > max) {
-        errno = EFBIG;
-        return -1;
-    }
-    int rc = sbuf_reserve(b, (size_t)st.st_size);
+    /* The size is a hint, not a verdict: sysfs files report 4096 whatever they hold, so the
+     * cap is enforced on what is read (at most one chunk past it). */
+    size_t hint = (uint64_t)st.st_size < max ? (size_t)st.st_size : max;
+    int rc = sbuf_reserve(b, hint);
     if (rc) {
         errno = sbuf_errno(rc);
         return -1;

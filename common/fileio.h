@@ -7,8 +7,8 @@
  * words its own message (what the file is for, which flag to fix).
  *
  * Reading: EINTR is retried; the result is NUL-terminated (the NUL is not counted in *len).
- * Errors: EFBIG past `max` (found before reading when the size is known), EINVAL for a file
- * that is not regular under FILE_READ_REGULAR, ENOMEM, or read(2)'s errno.
+ * Errors: EFBIG past `max` (at most one 16 KiB chunk past it is read), EINVAL for a file that
+ * is not regular under FILE_READ_REGULAR, ENOMEM, or read(2)'s errno.
  */
 
 #include <stddef.h>
