@@ -55,6 +55,14 @@ static void fill(struct sbuf *b, unsigned times)
     }
 }
 
+/* A secret-mode builder holding `times` markers, counted from its first byte. */
+static void secret_filled(struct sbuf *b, size_t max, unsigned times)
+{
+    sbuf_init_secret(b, max);
+    unwiped_frees = 0;
+    fill(b, times);
+}
+
 static void plain_builders_leave_copies(void)
 {
     /* The control: without secret mode the marker does reach realloc() and free(). */
@@ -71,9 +79,7 @@ static void plain_builders_leave_copies(void)
 static void secret_builders_wipe_on_growth_and_free(void)
 {
     struct sbuf b;
-    sbuf_init_secret(&b, 1 << 20);
-    unwiped_frees = 0;
-    fill(&b, 2000); /* 64 bytes doubling to 32 KiB: about ten growths */
+    secret_filled(&b, 1 << 20, 2000); /* 64 bytes doubling to 32 KiB: about ten growths */
     CHECK_INT(sbuf_len(&b), 2000 * strlen(MARKER));
     CHECK(strncmp(sbuf_str(&b), MARKER MARKER, 2 * strlen(MARKER)) == 0);
     CHECK_INT(unwiped_frees, 0);
@@ -85,9 +91,7 @@ static void secret_builders_wipe_on_growth_and_free(void)
 static void secret_builders_wipe_when_the_cap_is_hit(void)
 {
     struct sbuf b;
-    sbuf_init_secret(&b, 100);
-    unwiped_frees = 0;
-    fill(&b, 5);
+    secret_filled(&b, 100, 5);
     CHECK_INT(sbuf_add(&b, MARKER MARKER MARKER), 2 /* ERR_TOO_LARGE */);
     CHECK_INT(unwiped_frees, 0);
     CHECK(b.buf == NULL); /* the builder freed itself */
@@ -96,8 +100,7 @@ static void secret_builders_wipe_when_the_cap_is_hit(void)
 static void secret_truncation_wipes_the_cut(void)
 {
     struct sbuf b;
-    sbuf_init_secret(&b, 1024);
-    fill(&b, 3);
+    secret_filled(&b, 1024, 3);
     size_t keep = strlen(MARKER);
     sbuf_truncate(&b, keep);
     CHECK_INT(sbuf_len(&b), keep);
@@ -112,9 +115,7 @@ static void secret_truncation_wipes_the_cut(void)
 static void secret_taking_hands_over_the_only_copy(void)
 {
     struct sbuf b;
-    sbuf_init_secret(&b, 1 << 16);
-    unwiped_frees = 0;
-    fill(&b, 100);
+    secret_filled(&b, 1 << 16, 100);
     size_t len;
     char *text = sbuf_take(&b, &len);
     CHECK_INT(unwiped_frees, 0);
