@@ -47,11 +47,16 @@
 #define BUNDLE_TMP_PREFIX ".ocirender-tmp-"
 #define BUNDLE_MANIFEST   ".ocirender-bundle"
 
+/* Codes of the warnings bundle_write returns (problems that do not fail the write). */
+#define BUNDLE_WARN_CLEANUP   "BUNDLE_CLEANUP"   /* something could not be cleaned up */
+#define BUNDLE_WARN_RECOVERED "BUNDLE_RECOVERED" /* a killed writer's stage was settled */
+#define BUNDLE_WARN_PER_FILE  "BUNDLE_PER_FILE"  /* no atomic swap here: files one at a time */
+
 struct bundle_envelope {
     json_t *root;           /* the parsed envelope (owned) */
     json_t *files;          /* borrowed from root; may be NULL */
     json_t *warnings;       /* borrowed from root; may be NULL */
-    char *config_text;      /* jsonx_dump(config, JSONX_PRETTY): what config.json holds */
+    char *config_text;      /* the pretty config text (render_envelope_verify): config.json */
     size_t config_len;
     char digest[72];        /* "sha256:<hex>" */
     bool root_path_set;     /* bundle_write pointed root.path at --rootfs */
@@ -81,18 +86,11 @@ int bundle_abs_path(const char *dir, char *out, size_t size, struct err *err);
  * is a directory: an existing one, populated or not, is kept). With `rootfs`,
  * DIR/rootfs is a symlink to its real absolute path and a bundle-relative root.path in the
  * config is set to that path, because runc refuses a rootfs reached through a symlink; this
- * is the one local change to the verified config. 0 or -1 with err (ERR_IO or ERR_USAGE).
+ * is the one local change to the verified config. Problems that do not fail the write are
+ * appended to `warnings` (an array, may be NULL) as {code, path, message}, on success and on
+ * failure; nothing is printed. 0 or -1 with err (ERR_IO or ERR_USAGE).
  */
 int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *env,
-                 struct err *err);
-
-/*
- * What `materialize` and `pull` share: load and verify the envelope text, print its warnings on
- * stderr, write the bundle and report it. `*bad_envelope` tells the caller whether a failure
- * was in the envelope (true) or local (false), because pull maps the two to different exit
- * codes.
- */
-int bundle_materialize_text(const char *text, size_t len, const char *dir, const char *rootfs,
-                            bool *bad_envelope, struct err *err);
+                 json_t *warnings, struct err *err);
 
 #endif

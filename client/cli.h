@@ -3,6 +3,7 @@
 
 /* The ocirender command-line tool: one file per subcommand, dispatched from main.c. */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -51,5 +52,14 @@ json_t *cli_gather_facts(const json_t *needs, const char *host_root, const char 
 
 /* Write `text` to stdout completely; -1 on failure. */
 int cli_write_stdout(const char *text, size_t len);
+
+/*
+ * What `materialize` and `pull` share: load and verify the envelope text, print its warnings,
+ * write the bundle (bundle_write), print the bundle's warnings and report it. `*bad_envelope`
+ * tells the caller whether a failure was in the envelope (true) or local (false), because pull
+ * maps the two to different exit codes.
+ */
+int cli_materialize_text(const char *text, size_t len, const char *dir, const char *rootfs,
+                         bool *bad_envelope, struct err *err);
 
 #endif

@@ -1,6 +1,7 @@
 #include "client/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client/bundle.h"
 #include "client/facts.h"
+#include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/sbuf.h"
@@ -24,37 +27,18 @@ char *cli_read_file(const char *path, size_t max, size_t *len, struct err *err)
         }
         return NULL;
     }
-    struct sbuf b;
-    sbuf_init(&b, max);
-    char chunk[65536];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            err_set(err, ERR_IO, path, "cannot read: %s", strerror(errno));
-            sbuf_free(&b);
-            break;
-        }
-        if (n == 0) {
-            break;
-        }
-        int rc = sbuf_addn(&b, chunk, (size_t)n);
-        if (rc) {
-            err_set(err, rc == ERR_TOO_LARGE ? ERR_TOO_LARGE : ERR_NOMEM, path,
-                    rc == ERR_TOO_LARGE ? "file is larger than %zu bytes" : "out of memory (%zu)",
-                    max);
-            break;
-        }
+    char *text = file_read_fd(fd, max, 0, len);
+    if (!text && errno == EFBIG) {
+        err_set(err, ERR_TOO_LARGE, path, "file is larger than %zu bytes", max);
+    } else if (!text && errno == ENOMEM) {
+        err_set(err, ERR_NOMEM, path, "out of memory (%zu)", max);
+    } else if (!text) {
+        err_set(err, ERR_IO, path, "cannot read: %s", strerror(errno));
     }
     if (fd != STDIN_FILENO) {
         close(fd);
     }
-    if (err_is_set(err)) {
-        return NULL;
-    }
-    return sbuf_take(&b, len);
+    return text;
 }
 
 json_t *cli_load_json_file(const char *path, struct err *err)
@@ -92,18 +76,7 @@ void cli_print_error(const char *prefix, const struct err *err)
 
 int cli_write_stdout(const char *text, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, text, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        text += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return file_write_all(STDOUT_FILENO, text, len);
 }
 
 void cli_print_warnings(const json_t *warnings)
@@ -141,4 +114,28 @@ json_t *cli_gather_facts(const json_t *needs, const char *host_root, const char 
     cli_print_warnings(warnings);
     json_decref(warnings);
     return facts;
+}
+
+int cli_materialize_text(const char *text, size_t len, const char *dir, const char *rootfs,
+                            bool *bad_envelope, struct err *err)
+{
+    struct bundle_envelope env;
+    *bad_envelope = true;
+    if (bundle_envelope_load(text, len, &env, err)) {
+        return -1;
+    }
+    *bad_envelope = false;
+    cli_print_warnings(env.warnings);
+    json_t *warnings = json_array();
+    int rc = warnings ? bundle_write(dir, rootfs, &env, warnings, err) : err_nomem(err);
+    cli_print_warnings(warnings);
+    json_decref(warnings);
+    char path[PATH_MAX];
+    if (rc == 0 && bundle_abs_path(dir, path, sizeof(path), NULL) == 0) {
+        fprintf(stderr, "ocirender: bundle %s written (config %s%s, %zu other file%s)\n", path,
+                env.digest, env.root_path_set ? ", root.path set to the real rootfs path" : "",
+                json_object_size(env.files), json_object_size(env.files) == 1 ? "" : "s");
+    }
+    bundle_envelope_release(&env);
+    return rc;
 }

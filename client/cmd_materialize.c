@@ -62,7 +62,7 @@ int cmd_materialize(int argc, char **argv)
     bool bad_envelope;
     char *text = cli_read_file(input, LIMIT_FILE_READ, &len, &err);
     int rc = CLI_EXIT_LOCAL;
-    if (text && bundle_materialize_text(text, len, bundle, rootfs, &bad_envelope, &err) == 0) {
+    if (text && cli_materialize_text(text, len, bundle, rootfs, &bad_envelope, &err) == 0) {
         rc = CLI_EXIT_OK;
     }
     if (rc != CLI_EXIT_OK) {

@@ -177,48 +177,56 @@ static int load_token(struct pull_opts *o, struct err *err)
 
 /* ---- the request envelope ---- */
 
-/* Facts for what the spec needs. When this (possibly older) client cannot parse the spec, send
- * the basic facts and let the server judge it: its answer (4xx) is the authoritative one. */
-static json_t *gather_facts(const char *text, size_t len, const struct pull_opts *o,
-                            struct err *err)
+/*
+ * The spec is parsed once, here: the parsed request tells which facts it needs and whether the
+ * input is an envelope. When this (possibly older) client cannot parse it, the basic facts are
+ * sent and the server judges it: its answer (4xx) is the authoritative one.
+ */
+struct spec_view {
+    json_t *needs;      /* facts the spec needs (new), or NULL for the basic facts */
+    bool maybe_envelope; /* an envelope, or unparsed: it might be one */
+};
+
+static int view_spec(const char *text, size_t len, const struct pull_opts *o,
+                     struct spec_view *v, struct err *err)
 {
     /* The facts a spec needs do not depend on the replica number. */
     struct render_params params = {.service = o->service};
     struct render_request *req = NULL;
-    json_t *needs = NULL;
     struct err perr;
     err_init(&perr);
+    v->needs = NULL;
+    v->maybe_envelope = true;
     if (render_request_parse(text, len, RENDER_FMT_AUTO, &params, &req, &perr) == 0) {
-        needs = render_request_fact_needs(req, err);
+        v->maybe_envelope = render_request_is_envelope(req);
+        v->needs = render_request_fact_needs(req, err);
         render_request_free(req);
-        if (!needs) {
-            return NULL;
-        }
-    } else if (perr.code == ERR_NOMEM) {
-        err_nomem(err);
-        return NULL;
-    } else {
-        fprintf(stderr, "ocirender: warning: cannot work out locally which facts the spec needs "
-                "(%s%s%s); sending the basic facts and leaving the verdict to the server\n",
-                err_path(&perr), err_path(&perr)[0] ? ": " : "", err_message(&perr));
+        return v->needs ? 0 : -1;
     }
-    json_t *facts = cli_gather_facts(needs, o->host_root, o->rootfs, err);
-    json_decref(needs);
-    return facts;
+    if (perr.code == ERR_NOMEM) {
+        return err_nomem(err);
+    }
+    fprintf(stderr, "ocirender: warning: cannot work out locally which facts the spec needs "
+            "(%s%s%s); sending the basic facts and leaving the verdict to the server\n",
+            err_path(&perr), err_path(&perr)[0] ? ": " : "", err_message(&perr));
+    return 0;
 }
 
 /* SPEC as given: an envelope document becomes the base (flags override its members); anything
  * else is sent verbatim as the `spec` string, so the server sees the exact YAML/JSON text and
- * reports positions in it. */
-static json_t *base_envelope(const char *text, size_t len)
+ * reports positions in it. Only an input that may be an envelope is loaded as a document
+ * (the envelope's own members, not its spec, are read again). */
+static json_t *base_envelope(const char *text, size_t len, bool maybe_envelope)
 {
-    struct err ignored;
-    err_init(&ignored);
-    json_t *doc = render_load_document(text, len, RENDER_FMT_AUTO, &ignored);
-    if (json_is_object(doc) && json_object_get(doc, "spec")) {
-        return doc;
+    if (maybe_envelope) {
+        struct err ignored;
+        err_init(&ignored);
+        json_t *doc = render_load_document(text, len, RENDER_FMT_AUTO, &ignored);
+        if (json_is_object(doc) && json_object_get(doc, "spec")) {
+            return doc;
+        }
+        json_decref(doc);
     }
-    json_decref(doc);
     json_t *env = json_object();
     if (env && json_object_set_new(env, "spec", json_stringn(text, len))) {
         json_decref(env);
@@ -265,14 +273,20 @@ static int set_identity(json_t *env, const struct pull_opts *o, struct err *err)
 static json_t *build_envelope(const char *text, size_t len, const struct pull_opts *o,
                               const char *bundle_abs, struct err *err)
 {
-    json_t *env = base_envelope(text, len);
+    struct spec_view view;
+    if (view_spec(text, len, o, &view, err)) {
+        return NULL;
+    }
+    json_t *env = base_envelope(text, len, view.maybe_envelope);
     json_t *facts = NULL, *image = NULL, *options = NULL;
     if (!env) {
+        json_decref(view.needs);
         err_nomem(err);
         return NULL;
     }
-    if (set_identity(env, o, err) || !(facts = gather_facts(text, len, o, err)) ||
-        (o->image_config && !(image = cli_load_json_file(o->image_config, err)))) {
+    facts = set_identity(env, o, err) ? NULL : cli_gather_facts(view.needs, o->host_root, o->rootfs, err);
+    json_decref(view.needs);
+    if (!facts || (o->image_config && !(image = cli_load_json_file(o->image_config, err)))) {
         goto fail;
     }
     if (json_object_get(env, "host")) {
@@ -345,7 +359,7 @@ static int handle_reply(const struct pull_reply *r, const struct pull_opts *o, c
 {
     if (r->status >= 200 && r->status < 300) {
         bool bad_envelope;
-        if (bundle_materialize_text(r->body, r->len, o->bundle, o->rootfs, &bad_envelope,
+        if (cli_materialize_text(r->body, r->len, o->bundle, o->rootfs, &bad_envelope,
                                     err) == 0) {
             return CLI_EXIT_OK;
         }

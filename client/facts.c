@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
@@ -49,74 +50,16 @@ static bool host_path(const struct facts_sources *src, const char *path, char *b
 static int warn(json_t *warnings, const char *path, const char *fmt, ...) PRINTF(3, 4);
 static int warn(json_t *warnings, const char *path, const char *fmt, ...)
 {
-    if (!warnings) {
-        return 0;
-    }
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = jsonx_warning_addv(warnings, "HOST_FACTS", path, fmt, ap);
     va_end(ap);
-    return json_array_append_new(warnings, json_pack("{s:s, s:s, s:s}", "code", "HOST_FACTS",
-                                                     "path", path, "message", msg));
-}
-
-/*
- * Read a whole regular file. O_NONBLOCK so that a FIFO planted where a config file belongs
- * cannot hang us; /proc files report size 0 but read normally. NULL with errno set (EINVAL for
- * a file that is not regular, EFBIG past `max`).
- */
-static char *read_regular_fd(int fd, size_t max, size_t *len)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    struct sbuf b;
-    sbuf_init(&b, max);
-    char chunk[16384];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int saved = errno;
-            sbuf_free(&b);
-            errno = saved;
-            return NULL;
-        }
-        if (n == 0) {
-            break;
-        }
-        int rc = sbuf_addn(&b, chunk, (size_t)n);
-        if (rc) {
-            errno = rc == ERR_TOO_LARGE ? EFBIG : ENOMEM;
-            return NULL;
-        }
-    }
-    char *out = sbuf_take(&b, len);
-    if (!out) {
-        errno = ENOMEM;
-    }
-    return out;
+    return rc;
 }
 
 static char *read_host_file(const char *path, size_t max, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        return NULL;
-    }
-    char *text = read_regular_fd(fd, max, len);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return text;
+    return file_read_path(path, max, FILE_READ_REGULAR, len);
 }
 
 /* Split off the next line of a NUL-terminated buffer (the '\n' becomes NUL). */
@@ -805,7 +748,7 @@ char *facts_read_in_root(const char *rootfs, const char *relpath, size_t max, st
     char *text = NULL;
     size_t len;
     if (fd >= 0) {
-        text = read_regular_fd(fd, max, &len);
+        text = file_read_fd(fd, max, FILE_READ_REGULAR, &len);
         saved = errno;
         close(fd);
     }

@@ -1,19 +1,16 @@
-#define _GNU_SOURCE /* getrandom */
 #include "client/pull_http.h"
 
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
+#include "common/httpc.h"
 #include "common/limits.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
-#include "version.h"
 
 #define BACKOFF_FIRST_MS 500
 #define ENVELOPE_MEDIA_TYPE "application/vnd.ocirender.envelope+json"
@@ -85,22 +82,7 @@ out:
     return rc;
 }
 
-/* ---- one attempt ---- */
-
-struct sink {
-    struct sbuf b;
-    bool too_large;
-};
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-    struct sink *s = arg;
-    if (sbuf_addn(&s->b, data, size * n)) {
-        s->too_large = true;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    return size * n;
-}
+/* ---- the request ---- */
 
 static struct curl_slist *request_headers(const struct pull_http_opts *o)
 {
@@ -132,41 +114,17 @@ static struct curl_slist *request_headers(const struct pull_http_opts *o)
     }
     return h;
 fail:
-    curl_slist_free_all(h);
+    httpc_headers_free(h);
     return NULL;
 }
 
-static CURLcode configure(CURL *c, const struct pull_http_opts *o, const char *body, size_t len,
-                          struct curl_slist *headers, struct sink *sink, char *errbuf)
+/* httpc's configure hook: the CA bundle for HTTPS. */
+static void set_cacert(CURL *c, void *ctx)
 {
-    CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                        \
-    do {                                                                                     \
-        if (rc == CURLE_OK) {                                                                \
-            rc = curl_easy_setopt(c, opt, val);                                              \
-        }                                                                                    \
-    } while (0)
-    SET(CURLOPT_ERRORBUFFER, errbuf);
-    SET(CURLOPT_URL, o->url);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, 0L); /* the token must not follow a redirect elsewhere */
-    SET(CURLOPT_POST, 1L);
-    SET(CURLOPT_POSTFIELDS, body);
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    SET(CURLOPT_HTTPHEADER, headers);
-    SET(CURLOPT_USERAGENT, "ocirender/" OCIRENDER_VERSION);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, sink);
-    SET(CURLOPT_SSL_VERIFYPEER, 1L);
-    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    const struct pull_http_opts *o = ctx;
     if (o->cacert) {
-        SET(CURLOPT_CAINFO, o->cacert);
+        curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
     }
-#undef SET
-    return rc;
 }
 
 /* Errors on our side of the wire: retrying cannot help and the exit code is 1. */
@@ -188,64 +146,28 @@ static bool local_failure(CURLcode rc)
     }
 }
 
-/* Failures that may go away: the server restarting, a dropped connection, a slow render. */
-static bool transient_failure(CURLcode rc)
+/* A render is a pure function of the request: a busy or restarting server is worth a retry. */
+static bool retry_status(long status)
 {
-    switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return true;
-    default:
-        return false;
-    }
+    return status == 503 || status == 429;
 }
 
-/* Retry-After: delta-seconds or an HTTP date. 0 when absent or in the past. */
-static unsigned retry_after_seconds(CURL *c)
+/* Exponential backoff from 500 ms, +-25% jitter, no wait past --max-wait; a longer Retry-After
+ * ends the retries (coming back sooner than asked would not help). */
+static void policy_init(const struct pull_http_opts *o, const struct log_hook *log,
+                        struct httpc_policy *p)
 {
-    struct curl_header *h = NULL;
-    if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h) {
-        return 0;
-    }
-    uint64_t secs;
-    if (str_to_u64(h->value, &secs) == 0) {
-        return secs > 86400 ? 86400 : (unsigned)secs;
-    }
-    time_t when = curl_getdate(h->value, NULL);
-    time_t now = time(NULL);
-    return when > now ? (unsigned)(when - now > 86400 ? 86400 : when - now) : 0;
-}
-
-/* Exponential backoff with +-25% jitter so a fleet of nodes does not retry in lockstep. */
-static long backoff_ms(unsigned attempt, unsigned max_wait_s)
-{
-    long ms = BACKOFF_FIRST_MS;
-    for (unsigned i = 0; i < attempt && ms < 60000; i++) {
-        ms *= 2;
-    }
-    if (ms > (long)max_wait_s * 1000) {
-        ms = (long)max_wait_s * 1000;
-    }
-    unsigned short r = 0;
-    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r)) {
-        ms += (ms / 2) * (long)r / 65535 - ms / 4;
-    }
-    return ms;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    memset(p, 0, sizeof(*p));
+    p->retries = o->retries;
+    p->wait_min_ms = BACKOFF_FIRST_MS - BACKOFF_FIRST_MS / 4;
+    p->wait_max_ms = BACKOFF_FIRST_MS + BACKOFF_FIRST_MS / 4;
+    p->doubling = true;
+    p->wait_cap_ms = o->max_wait_s ? o->max_wait_s * 1000u : 1;
+    p->retry_after_cap_s = o->max_wait_s;
+    p->long_retry_after_stops = true;
+    p->retry_status = retry_status;
+    p->log = o->quiet ? NULL : log;
+    p->peer = "the server";
 }
 
 void pull_reply_release(struct pull_reply *reply)
@@ -257,97 +179,67 @@ void pull_reply_release(struct pull_reply *reply)
     memset(reply, 0, sizeof(*reply));
 }
 
-static void reset_sink(struct sink *s)
+static enum pull_outcome transport_outcome(const struct pull_http_opts *o,
+                                           const struct httpc_reply *r, struct err *err)
 {
-    sbuf_free_secret(&s->b);
-    sbuf_init(&s->b, LIMIT_FILE_READ);
-    s->too_large = false;
-}
-
-/* Should this response be retried, and after how long? */
-static bool retry_status(const struct pull_http_opts *o, unsigned attempt, long status,
-                         unsigned retry_after, long *wait_ms)
-{
-    if ((status != 503 && status != 429) || attempt >= o->retries) {
-        return false;
+    const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->code);
+    if (r->too_large) {
+        err_set(err, ERR_TOO_LARGE, o->url, "the response is larger than %u bytes",
+                (unsigned)LIMIT_FILE_READ);
+        return PULL_TRANSPORT;
     }
-    if (retry_after > o->max_wait_s) {
-        return false; /* honour it: do not come back sooner than asked */
+    if (local_failure(r->code)) {
+        err_set(err, ERR_USAGE, o->url, "%s", why);
+        return PULL_LOCAL;
     }
-    *wait_ms = retry_after ? (long)retry_after * 1000 : backoff_ms(attempt, o->max_wait_s);
-    return true;
+    err_set(err, ERR_IO, o->url, "%s%s", why, r->attempts > 1 ? " (after retries)" : "");
+    return PULL_TRANSPORT;
 }
 
 enum pull_outcome pull_http_post(const struct pull_http_opts *o, const char *body, size_t len,
                                  struct pull_reply *reply, struct err *err)
 {
     memset(reply, 0, sizeof(*reply));
-    char errbuf[CURL_ERROR_SIZE];
-    struct sink sink;
-    sbuf_init(&sink.b, LIMIT_FILE_READ);
-    sink.too_large = false;
-    CURL *c = curl_easy_init();
+    struct httpc *client = httpc_create(1); /* one handle: retries reuse its connection */
     struct curl_slist *headers = request_headers(o);
-    enum pull_outcome outcome = PULL_LOCAL;
-    if (!c || !headers || configure(c, o, body, len, headers, &sink, errbuf) != CURLE_OK) {
+    if (!client || !headers) {
+        httpc_headers_free(headers);
+        httpc_destroy(client);
         err_set(err, ERR_NOMEM, NULL, "cannot set up the HTTP client");
-        goto out;
+        return PULL_LOCAL;
     }
-    for (unsigned attempt = 0;; attempt++) {
-        errbuf[0] = '\0';
-        reset_sink(&sink);
-        CURLcode rc = curl_easy_perform(c);
-        reply->attempts = attempt + 1;
-        long wait = 0;
-        if (rc == CURLE_OK) {
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
-            reply->retry_after = retry_after_seconds(c);
-            if (retry_status(o, attempt, reply->status, reply->retry_after, &wait)) {
-                if (!o->quiet) {
-                    fprintf(stderr, "ocirender: the server answered %ld; retrying in %.1f s "
-                            "(attempt %u of %u)\n", reply->status, (double)wait / 1000.0,
-                            attempt + 2, o->retries + 1);
-                }
-                sleep_ms(wait);
-                continue;
-            }
-            char *ct = NULL;
-            curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-            snprintf(reply->content_type, sizeof(reply->content_type), "%s", ct ? ct : "");
-            reply->body = sbuf_take(&sink.b, &reply->len);
-            outcome = reply->body ? PULL_REPLY : PULL_LOCAL;
-            if (!reply->body) {
-                err_nomem(err);
-            }
-            goto out;
+    struct httpc_request rq = {
+        .url = o->url,
+        .headers = headers,
+        .body = body,
+        .body_len = len,
+        .protocols = "http,https",
+        .connect_timeout_ms = (unsigned)o->connect_timeout_ms,
+        .timeout_ms = (unsigned)o->timeout_ms,
+        .max_body = LIMIT_FILE_READ,
+        .configure = set_cacert,
+        .ctx = (void *)(uintptr_t)o,
+    };
+    struct log_hook log = {log_hook_stderr, NULL, LOG_INFO};
+    struct httpc_policy policy;
+    policy_init(o, &log, &policy);
+    struct httpc_reply r;
+    enum pull_outcome outcome = PULL_REPLY;
+    if (httpc_send(client, &rq, &policy, &r)) {
+        outcome = transport_outcome(o, &r, err);
+    } else {
+        reply->status = r.status;
+        reply->retry_after = r.retry_after;
+        snprintf(reply->content_type, sizeof(reply->content_type), "%s", r.content_type);
+        reply->body = sbuf_take(&r.body, &reply->len); /* pull_reply_release wipes it */
+        if (!reply->body) {
+            outcome = PULL_LOCAL;
+            err_nomem(err);
         }
-        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        if (sink.too_large) {
-            err_set(err, ERR_TOO_LARGE, o->url, "the response is larger than %u bytes",
-                    (unsigned)LIMIT_FILE_READ);
-            outcome = PULL_TRANSPORT;
-            goto out;
-        }
-        if (local_failure(rc)) {
-            err_set(err, ERR_USAGE, o->url, "%s", why);
-            goto out;
-        }
-        if (!transient_failure(rc) || attempt >= o->retries) {
-            err_set(err, ERR_IO, o->url, "%s%s", why,
-                    attempt ? " (after retries)" : "");
-            outcome = PULL_TRANSPORT;
-            goto out;
-        }
-        wait = backoff_ms(attempt, o->max_wait_s);
-        if (!o->quiet) {
-            fprintf(stderr, "ocirender: %s; retrying in %.1f s (attempt %u of %u)\n", why,
-                    (double)wait / 1000.0, attempt + 2, o->retries + 1);
-        }
-        sleep_ms(wait);
     }
-out:
-    sbuf_free_secret(&sink.b);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
+    reply->attempts = r.attempts;
+    httpc_reply_release(&r);
+    httpc_headers_free(headers);
+    httpc_destroy(client);
     return outcome;
 }

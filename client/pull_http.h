@@ -2,12 +2,13 @@
 #define OCIRENDER_CLIENT_PULL_HTTP_H
 
 /*
- * The HTTP side of `ocirender pull`: one POST /render over libcurl, retried with bounded
- * exponential backoff on transport failures and on 503/429 (honouring Retry-After).
- * A render is a pure function of the request, so repeating it is safe.
+ * The HTTP side of `ocirender pull`: one POST /render through the project's retrying client
+ * (common/httpc.h), retried with bounded exponential backoff on transport failures and on
+ * 503/429 (honouring Retry-After). A render is a pure function of the request, so repeating
+ * it is safe. Retry notices go to stderr unless quiet.
  *
  * Call curl_global_init() once before, curl_global_cleanup() after (the CLI does it in
- * cmd_pull). One easy handle per call; not shared between threads.
+ * cmd_pull). One easy handle per call, kept across its retries.
  */
 
 #include <stdbool.h>

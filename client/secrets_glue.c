@@ -6,7 +6,7 @@
 
 #include <curl/curl.h>
 
-#include "common/jsonx.h"
+#include "common/server_env.h"
 #include "secrets/secrets.h"
 
 void cli_secrets_opts_init(struct cli_secrets_opts *o)
@@ -110,31 +110,5 @@ void cli_secret_values_free(json_t *values)
 
 int cli_allowed_server_env(json_t **out, struct err *err)
 {
-    *out = NULL;
-    const char *allow = getenv("OCIRENDER_ALLOW_SERVER_ENV");
-    if (!allow || !*allow) {
-        return 0;
-    }
-    json_t *env = json_object();
-    if (!env) {
-        return err_nomem(err);
-    }
-    const char *p = allow;
-    while (*p) {
-        size_t n = strcspn(p, ", ");
-        if (n > 0 && n < 256) {
-            char name[256];
-            memcpy(name, p, n);
-            name[n] = '\0';
-            const char *v = getenv(name);
-            if (v && jsonx_set_str(env, name, v)) {
-                json_decref(env);
-                return err_nomem(err);
-            }
-        }
-        p += n;
-        p += strspn(p, ", ");
-    }
-    *out = env;
-    return 0;
+    return server_env_allowed(getenv(SERVER_ENV_VAR), out, NULL, err);
 }

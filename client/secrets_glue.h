@@ -39,7 +39,8 @@ int cli_resolve_secrets(const struct cli_secrets_opts *o, const struct render_se
                         json_t **values, json_t **list, struct err *err);
 void cli_secret_values_free(json_t *values);
 
-/* The environment variables OCIRENDER_ALLOW_SERVER_ENV allows $E: to read, as an object. */
+/* The environment variables OCIRENDER_ALLOW_SERVER_ENV allows $E: to read, as an object (NULL
+ * when none); a bad name in it is an ERR_USAGE error, as in ocirenderd (common/server_env.h). */
 int cli_allowed_server_env(json_t **out, struct err *err);
 
 #endif

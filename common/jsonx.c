@@ -271,7 +271,8 @@ static int dump_value(struct sbuf *b, const json_t *v, unsigned flags, int depth
 char *jsonx_dump(const json_t *v, unsigned flags, size_t *len)
 {
     struct sbuf b;
-    sbuf_init(&b, LIMIT_OUTPUT);
+    /* Secret mode: the text is a rendered config, a vault login body or a secret value. */
+    sbuf_init_secret(&b, LIMIT_OUTPUT);
     /* A rendered config is about 10 KiB: one allocation instead of a series of doublings. */
     if (!v || sbuf_reserve(&b, 16384) || dump_value(&b, v, flags, 0)) {
         sbuf_free(&b);
@@ -413,7 +414,7 @@ static int unmark(json_t *v)
 json_t *jsonx_loadb(const char *buf, size_t len, json_error_t *error)
 {
     struct sbuf text;
-    sbuf_init(&text, len + len / 2 + 64);
+    sbuf_init_secret(&text, len + len / 2 + 64); /* a vault answer holds secret values */
     int boxed = rewrite_big_integers(buf, len, &text, error);
     if (boxed < 0) {
         sbuf_free(&text);
@@ -455,6 +456,27 @@ int jsonx_set_bool(json_t *obj, const char *key, bool v)
 int jsonx_append_str(json_t *arr, const char *s)
 {
     return json_array_append_new(arr, json_string(s));
+}
+
+int jsonx_warning_addv(json_t *warnings, const char *code, const char *path, const char *fmt,
+                       va_list ap)
+{
+    if (!warnings) {
+        return 0;
+    }
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    return json_array_append_new(warnings, json_pack("{s:s, s:s, s:s}", "code", code, "path",
+                                                     path ? path : "", "message", msg));
+}
+
+int jsonx_warning_add(json_t *warnings, const char *code, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = jsonx_warning_addv(warnings, code, path, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 json_t *jsonx_str_array(const char *const *items)

@@ -13,6 +13,7 @@
  * Ownership follows jansson: functions returning json_t * return a new reference.
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,16 @@ int jsonx_set_str(json_t *obj, const char *key, const char *s) WARN_UNUSED;
 int jsonx_set_int(json_t *obj, const char *key, long long v) WARN_UNUSED;
 int jsonx_set_bool(json_t *obj, const char *key, bool v) WARN_UNUSED;
 int jsonx_append_str(json_t *arr, const char *s) WARN_UNUSED;
+
+/*
+ * Append a warning {code, path, message} to `warnings` (the shape the renderer, facts
+ * gathering and bundle writing return warnings in; the commands print them). `warnings` may
+ * be NULL: nothing happens. The message is cut at 512 bytes. 0, or -1 when out of memory.
+ */
+int jsonx_warning_add(json_t *warnings, const char *code, const char *path, const char *fmt,
+                      ...) PRINTF(4, 5);
+int jsonx_warning_addv(json_t *warnings, const char *code, const char *path, const char *fmt,
+                       va_list ap) PRINTF(4, 0);
 
 /* Array of strings from a NULL-terminated list. NULL on OOM. */
 json_t *jsonx_str_array(const char *const *items) WARN_UNUSED;

@@ -20,10 +20,20 @@ void sbuf_init(struct sbuf *b, size_t max)
     b->cap = 0;
     b->max = max;
     b->magic = SBUF_MAGIC;
+    b->secret = false;
+}
+
+void sbuf_init_secret(struct sbuf *b, size_t max)
+{
+    sbuf_init(b, max);
+    b->secret = true;
 }
 
 void sbuf_free(struct sbuf *b)
 {
+    if (b->secret) {
+        mem_wipe(b->buf, b->cap);
+    }
     free(b->buf);
     b->buf = NULL;
     b->len = 0;
@@ -41,6 +51,20 @@ void sbuf_free_secret(struct sbuf *b)
 {
     mem_wipe(b->buf, b->cap);
     sbuf_free(b);
+}
+
+/* Secret mode: a fresh block, the old one wiped before it is freed. */
+static char *realloc_wiped(char *old, size_t used, size_t old_cap, size_t cap)
+{
+    char *p = malloc(cap);
+    if (p && used) {
+        memcpy(p, old, used);
+    }
+    if (p) {
+        mem_wipe(old, old_cap);
+        free(old);
+    }
+    return p;
 }
 
 static int sbuf_grow(struct sbuf *b, size_t extra)
@@ -61,7 +85,8 @@ static int sbuf_grow(struct sbuf *b, size_t extra)
     if (cap > b->max + 1) {
         cap = b->max + 1;
     }
-    char *p = realloc(b->buf, cap);
+    char *p = b->secret ? realloc_wiped(b->buf, b->len + (b->buf != NULL), b->cap, cap)
+                        : realloc(b->buf, cap);
     if (!p) {
         sbuf_free(b);
         return ERR_NOMEM;
@@ -149,6 +174,9 @@ char *sbuf_take(struct sbuf *b, size_t *len)
 void sbuf_truncate(struct sbuf *b, size_t len)
 {
     if (b->buf && len < b->len) {
+        if (b->secret) {
+            mem_wipe(b->buf + len, b->len - len);
+        }
         b->len = len;
         b->buf[len] = '\0';
     }

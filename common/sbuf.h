@@ -8,8 +8,14 @@
  * (ERR_NOMEM, ERR_TOO_LARGE); on failure the builder frees itself, so error paths need no
  * cleanup. The text is always NUL-terminated. sbuf_take() hands the buffer to the caller.
  * Not thread-safe; one builder per thread.
+ *
+ * Secret mode (sbuf_init_secret) is for any text that may hold a secret value, a token or
+ * host environment values: growth copies into a new block and wipes the old one (realloc()
+ * would free it unwiped), and every free wipes the whole allocation. sbuf_take() hands the
+ * caller a buffer it must wipe itself.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/compiler.h"
@@ -20,9 +26,11 @@ struct sbuf {
     size_t cap;
     size_t max;
     unsigned magic;
+    bool secret;
 };
 
 void sbuf_init(struct sbuf *b, size_t max) NONNULL(1);
+void sbuf_init_secret(struct sbuf *b, size_t max) NONNULL(1);
 int sbuf_add(struct sbuf *b, const char *s) WARN_UNUSED NONNULL(1, 2);
 int sbuf_addn(struct sbuf *b, const char *s, size_t n) WARN_UNUSED NONNULL(1);
 int sbuf_addc(struct sbuf *b, char c) WARN_UNUSED NONNULL(1);
@@ -39,10 +47,10 @@ size_t sbuf_len(const struct sbuf *b) NONNULL(1);
  * Returns a heap "" for an empty builder, NULL only when out of memory. */
 char *sbuf_take(struct sbuf *b, size_t *len) NONNULL(1);
 
-/* Truncate to `len` bytes (no-op if longer). */
+/* Truncate to `len` bytes (no-op if longer); in secret mode the cut bytes are wiped. */
 void sbuf_truncate(struct sbuf *b, size_t len) NONNULL(1);
 
-/* Idempotent. sbuf_free_secret wipes the bytes first (secret material). */
+/* Idempotent; a secret-mode builder is wiped. sbuf_free_secret wipes in either mode. */
 void sbuf_free(struct sbuf *b) NONNULL(1);
 void sbuf_free_secret(struct sbuf *b) NONNULL(1);
 

@@ -47,7 +47,7 @@ int env_set(struct rctx *c, const char *key, size_t key_len, const char *value)
                          LIMIT_ENV_ENTRIES);
     }
     struct sbuf b;
-    sbuf_init(&b, (size_t)1 << 22);
+    sbuf_init_secret(&b, (size_t)1 << 22); /* the value may be a secret */
     if (sbuf_addn(&b, key, key_len) || sbuf_addc(&b, '=') || sbuf_add(&b, value)) {
         return rctx_nomem(c);
     }

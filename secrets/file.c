@@ -21,7 +21,7 @@ struct file_provider {
     char *path;
     pthread_mutex_t lock;
     json_t *doc; /* guarded by lock; replaced whole on reload */
-    const struct secrets_log *log;
+    const struct log_hook *log;
 };
 
 /* Load and check the whole file; the old document stays in place if anything is wrong. */
@@ -64,7 +64,7 @@ static json_t *file_load(const char *path, struct err *err)
     return doc;
 }
 
-void *file_provider_create(const struct secrets_settings *s, const struct secrets_log *log,
+void *file_provider_create(const struct secrets_settings *s, const struct log_hook *log,
                            struct err *err)
 {
     if (!s->file_path || !*s->file_path) {
@@ -88,7 +88,7 @@ void *file_provider_create(const struct secrets_settings *s, const struct secret
         free(fp);
         return NULL;
     }
-    secrets_logf(log, SECRETS_LOG_INFO, "secrets file %s loaded (%zu scopes)", fp->path,
+    log_hookf(log, LOG_INFO, "secrets file %s loaded (%zu scopes)", fp->path,
                  json_object_size(fp->doc));
     return fp;
 }
@@ -134,7 +134,7 @@ static int file_reload(void *impl, struct err *err)
     struct file_provider *fp = impl;
     json_t *doc = file_load(fp->path, err);
     if (!doc) {
-        secrets_logf(fp->log, SECRETS_LOG_WARN, "secrets file %s not reloaded: %s", fp->path,
+        log_hookf(fp->log, LOG_WARN, "secrets file %s not reloaded: %s", fp->path,
                      err_message(err));
         return -1;
     }
@@ -143,7 +143,7 @@ static int file_reload(void *impl, struct err *err)
     fp->doc = doc;
     pthread_mutex_unlock(&fp->lock);
     secret_json_decref(old);
-    secrets_logf(fp->log, SECRETS_LOG_INFO, "secrets file %s reloaded", fp->path);
+    log_hookf(fp->log, LOG_INFO, "secrets file %s reloaded", fp->path);
     return 0;
 }
 

@@ -3,7 +3,7 @@
 
 /*
  * Internals shared by the files of secrets/: the provider interface, value extraction,
- * logging and small helpers. Not part of the public API (secrets/secrets.h).
+ * and small helpers. Not part of the public API (secrets/secrets.h).
  *
  * A provider answers one question: "give me the data of secret NAME in SCOPE at VERSION".
  * Everything above that (dedup per render, single-flight, caches, metrics, the envelope list,
@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "secrets/secrets.h"
 
@@ -38,22 +39,12 @@ struct provider_ops {
     void (*destroy)(void *impl);
 };
 
-/* Logging: messages are built by the caller and must never contain a value or a token. */
-struct secrets_log {
-    secrets_log_fn fn;
-    void *ctx;
-    enum secrets_log_level level;
-};
-
-void secrets_logf(const struct secrets_log *log, enum secrets_log_level level, const char *fmt,
-                  ...) PRINTF(3, 4);
-
 /* Providers. Each copies what it needs from the settings. */
-void *file_provider_create(const struct secrets_settings *s, const struct secrets_log *log,
+void *file_provider_create(const struct secrets_settings *s, const struct log_hook *log,
                            struct err *err);
 extern const struct provider_ops file_provider_ops;
 
-void *vault_provider_create(const struct secrets_settings *s, const struct secrets_log *log,
+void *vault_provider_create(const struct secrets_settings *s, const struct log_hook *log,
                             struct err *err);
 extern const struct provider_ops vault_provider_ops;
 
@@ -76,13 +67,8 @@ void secret_json_decref(json_t *v);
 char *secret_file_read(const char *path, size_t max, size_t *len, const char *what,
                        struct err *err);
 
-/* Monotonic milliseconds. */
-uint64_t secrets_now_ms(void);
-
 /* Parse a Vault-style duration ("30", "30s", "500ms", "2m", "1h") into milliseconds. */
 int secrets_parse_duration_ms(const char *text, unsigned *out);
 
-/* A thread-local xorshift generator seeded from the clock and the thread: backoff jitter only. */
-uint32_t secrets_jitter(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/histogram.h"
 #include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
@@ -59,12 +60,10 @@ static const char *const result_names[] = {"ok",          "not_found", "denied",
                                            "unavailable", "timeout",   "error"};
 enum { RESULT_COUNT = 7 };
 static const double bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-enum { BUCKET_COUNT = 11 };
 
 struct secrets_metrics {
     atomic_ulong requests[RESULT_COUNT];
-    atomic_ulong buckets[BUCKET_COUNT + 1]; /* cumulative counts are computed when printed */
-    atomic_ulong duration_us;
+    struct histogram duration;
     atomic_ulong cache_hits;
     atomic_ulong cache_misses;
     atomic_ulong shared;
@@ -74,7 +73,7 @@ struct secrets {
     enum secrets_kind kind;
     const struct provider_ops *ops;
     void *impl;
-    struct secrets_log log;
+    struct log_hook log;
     unsigned cache_ttl_ms;
     unsigned negative_ttl_ms;
 
@@ -150,12 +149,7 @@ static unsigned result_index(const struct err *e)
 static void metrics_record(struct secrets_metrics *m, const struct err *e, uint64_t us)
 {
     atomic_fetch_add(&m->requests[result_index(e)], 1);
-    atomic_fetch_add(&m->duration_us, us);
-    unsigned b = 0;
-    while (b < BUCKET_COUNT && (double)us / 1e6 > bucket_bounds[b]) {
-        b++;
-    }
-    atomic_fetch_add(&m->buckets[b], 1);
+    histogram_observe_us(&m->duration, us);
 }
 
 int secrets_metrics(struct secrets *sec, struct sbuf *out)
@@ -173,22 +167,11 @@ int secrets_metrics(struct secrets *sec, struct sbuf *out)
                            "fetch, retries included.\n"
                            "# TYPE ocirender_secret_request_duration_seconds histogram\n");
     }
-    unsigned long cum = 0;
-    for (unsigned b = 0; b <= BUCKET_COUNT && !rc; b++) {
-        cum += atomic_load(&sec->m.buckets[b]);
-        if (b < BUCKET_COUNT) {
-            rc = sbuf_addf(out,
-                           "ocirender_secret_request_duration_seconds_bucket{provider=\"%s\","
-                           "le=\"%g\"} %lu\n",
-                           p, bucket_bounds[b], cum);
-        } else {
-            rc = sbuf_addf(out,
-                           "ocirender_secret_request_duration_seconds_bucket{provider=\"%s\","
-                           "le=\"+Inf\"} %lu\n"
-                           "ocirender_secret_request_duration_seconds_sum{provider=\"%s\"} %.6f\n"
-                           "ocirender_secret_request_duration_seconds_count{provider=\"%s\"} %lu\n",
-                           p, cum, p, (double)atomic_load(&sec->m.duration_us) / 1e6, p, cum);
-        }
+    char labels[64];
+    snprintf(labels, sizeof(labels), "provider=\"%s\"", p);
+    if (!rc) {
+        rc = histogram_write(&sec->m.duration, "ocirender_secret_request_duration_seconds",
+                             labels, out);
     }
     if (!rc) {
         rc = sbuf_addf(out,
@@ -324,11 +307,11 @@ static void entry_fetch(struct secrets *sec, struct entry *e)
     metrics_record(&sec->m, &ferr, us);
     struct entry_failure fail = {ferr.code, ferr.sys_errno, ferr.retry_after,
                                  rc ? str_dup(err_message(&ferr)) : NULL};
-    secrets_logf(&sec->log, SECRETS_LOG_DEBUG, "%s fetch of %s/%s%s%.0u: %s (%lu ms)",
-                 sec->ops->name, e->scope, e->name, e->version ? "@" : "", e->version,
-                 result_names[result_index(&ferr)], (unsigned long)(us / 1000));
+    log_hookf(&sec->log, LOG_DEBUG, "%s fetch of %s/%s%s%.0u: %s (%lu ms)",
+              sec->ops->name, e->scope, e->name, e->version ? "@" : "", e->version,
+              result_names[result_index(&ferr)], (unsigned long)(us / 1000));
     pthread_mutex_lock(&sec->lock);
-    uint64_t now = secrets_now_ms();
+    uint64_t now = clock_mono_ms();
     if (rc == 0) {
         e->state = ENTRY_READY;
         e->data = doc.data;
@@ -403,6 +386,9 @@ static const struct provider_ops *provider_for(enum secrets_kind kind)
     }
 }
 
+/* Without a hook, lines read "ocirender: secrets: ..." (log_hook_stderr). */
+static char stderr_log_name[] = "secrets";
+
 struct secrets *secrets_create(const struct secrets_settings *s, struct err *err)
 {
     struct secrets *sec = calloc(1, sizeof(*sec));
@@ -412,8 +398,9 @@ struct secrets *secrets_create(const struct secrets_settings *s, struct err *err
     }
     sec->kind = s->kind;
     sec->ops = provider_for(s->kind);
+    histogram_init(&sec->m.duration, bucket_bounds, ARRAY_LEN(bucket_bounds));
     sec->log.fn = s->log;
-    sec->log.ctx = s->log_ctx;
+    sec->log.ctx = s->log ? s->log_ctx : stderr_log_name;
     sec->log.level = s->log_level;
     sec->cache_ttl_ms = s->cache_ttl_ms;
     sec->negative_ttl_ms = s->negative_ttl_ms;
@@ -575,7 +562,7 @@ static int fetch_all(struct secrets *sec, struct want *wants, size_t n, char **k
                      struct err *err)
 {
     int rc = 0;
-    uint64_t now = secrets_now_ms();
+    uint64_t now = clock_mono_ms();
     pthread_mutex_lock(&sec->lock);
     struct entry *inline_e = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -758,11 +745,11 @@ int secrets_ready(struct secrets *sec, struct err *err)
     /* One check at a time, and its answer is reused for ready_cache_ms: /readyz polled by
      * many probes must not turn into vault traffic. */
     pthread_mutex_lock(&sec->ready_lock);
-    uint64_t now = secrets_now_ms();
+    uint64_t now = clock_mono_ms();
     if (!sec->ready_known || now - sec->ready_at >= sec->ready_cache_ms) {
         err_init(&sec->ready_err);
         sec->ops->ready(sec->impl, &sec->ready_err);
-        sec->ready_at = secrets_now_ms();
+        sec->ready_at = clock_mono_ms();
         sec->ready_known = true;
     }
     struct err copy = sec->ready_err;

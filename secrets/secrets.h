@@ -25,20 +25,11 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/log.h"
 #include "common/sbuf.h"
 #include "render/render.h"
 
 enum secrets_kind { SECRETS_NONE = 0, SECRETS_FILE = 1, SECRETS_VAULT = 2 };
-
-/* Log hook (additive): messages never contain a secret value or a credential. Without a hook,
- * messages at or above `log_level` go to stderr as "ocirender: secrets: LEVEL: MSG". */
-enum secrets_log_level {
-    SECRETS_LOG_DEBUG = 0,
-    SECRETS_LOG_INFO = 1,
-    SECRETS_LOG_WARN = 2,
-    SECRETS_LOG_ERROR = 3,
-};
-typedef void (*secrets_log_fn)(void *ctx, enum secrets_log_level level, const char *msg);
 
 /* Process settings. Strings are borrowed for the duration of secrets_create() only. */
 struct secrets_settings {
@@ -70,9 +61,11 @@ struct secrets_settings {
     unsigned vault_retry_wait_max_ms;   /* OCIRENDER_VAULT_RETRY_WAIT_MAX, 1500 ms */
     unsigned fetch_threads;             /* OCIRENDER_SECRET_FETCH_THREADS: parallel vault reads, 8 */
     unsigned ready_cache_ms;            /* /readyz answer reused this long, 1000 ms */
-    secrets_log_fn log;                 /* NULL: stderr */
+    /* Where messages go (common/log.h); they never contain a secret value or a credential.
+     * Without a hook: log_hook_stderr, as "ocirender: secrets: LEVEL: MSG". */
+    log_hook_fn log;
     void *log_ctx;
-    enum secrets_log_level log_level;   /* OCIRENDER_LOG_LEVEL (debug|info|warn|error), warn */
+    enum log_level log_level;           /* OCIRENDER_LOG_LEVEL (debug|info|warn|error), warn */
 };
 
 /* Defaults, then OCIRENDER_SECRETS*, OCIRENDER_SECRET_CACHE_TTL and VAULT_* from the process
@@ -80,8 +73,6 @@ struct secrets_settings {
 int secrets_settings_from_env(struct secrets_settings *s, struct err *err);
 /* Parse "vault" / "file" / "none". */
 int secrets_kind_parse(const char *text, enum secrets_kind *out, struct err *err);
-/* Parse "debug" / "info" / "warn" / "error" (additive). */
-int secrets_log_level_parse(const char *text, enum secrets_log_level *out, struct err *err);
 
 /* Create the service: loads the file provider, or prepares the vault client (a first
  * login/token check happens lazily, so a vault that is down does not stop start-up).

@@ -116,7 +116,7 @@ static void settings_defaults(struct secrets_settings *s)
     s->vault_retry_wait_max_ms = 1500;
     s->fetch_threads = 8;
     s->ready_cache_ms = 1000;
-    s->log_level = SECRETS_LOG_WARN;
+    s->log_level = LOG_WARN;
 }
 
 static int vault_from_env(struct secrets_settings *s, struct err *err)
@@ -178,7 +178,7 @@ int secrets_settings_from_env(struct secrets_settings *s, struct err *err)
         s->kind = SECRETS_FILE; /* a secrets file alone is an unambiguous choice */
     }
     if ((v = env_nonempty("OCIRENDER_LOG_LEVEL")) &&
-        secrets_log_level_parse(v, &s->log_level, err)) {
+        log_level_parse(v, &s->log_level, err)) {
         return -1;
     }
     if (env_seconds_ms("OCIRENDER_SECRET_CACHE_TTL", &s->cache_ttl_ms, err) ||

@@ -1,4 +1,4 @@
-/* Helpers shared by the secrets providers: logging, value extraction, wiping, credential files. */
+/* Helpers shared by the secrets providers: value extraction, wiping, credential files. */
 #include "secrets/internal.h"
 
 #include <errno.h>
@@ -12,54 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
-
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
-
-void secrets_logf(const struct secrets_log *log, enum secrets_log_level level, const char *fmt,
-                  ...)
-{
-    if (!log || level < log->level) {
-        return;
-    }
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (log->fn) {
-        log->fn(log->ctx, level, msg);
-        return;
-    }
-    fprintf(stderr, "ocirender: secrets: %s: %s\n", level_names[level], msg);
-}
-
-int secrets_log_level_parse(const char *text, enum secrets_log_level *out, struct err *err)
-{
-    for (size_t i = 0; i < ARRAY_LEN(level_names); i++) {
-        if (text && str_eq_nocase(text, level_names[i])) {
-            *out = (enum secrets_log_level)i;
-            return 0;
-        }
-    }
-    if (text && str_eq_nocase(text, "warning")) {
-        *out = SECRETS_LOG_WARN;
-        return 0;
-    }
-    return err_set(err, ERR_SPEC_INVALID, "log-level",
-                   "unknown log level '%s' (expected debug, info, warn or error)",
-                   text ? text : "");
-}
-
-uint64_t secrets_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int secrets_parse_duration_ms(const char *text, unsigned *out)
 {
@@ -97,23 +54,6 @@ int secrets_parse_duration_ms(const char *text, unsigned *out)
     }
     *out = (unsigned)v;
     return 0;
-}
-
-uint32_t secrets_jitter(void)
-{
-    static _Thread_local uint32_t state;
-    if (state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = (uint32_t)ts.tv_nsec ^ (uint32_t)(uintptr_t)&state ^ (uint32_t)getpid();
-        if (state == 0) {
-            state = 0x9e3779b9u;
-        }
-    }
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
 }
 
 /* ---- wiping ---- */
@@ -252,6 +192,29 @@ char *secret_extract(const json_t *data, const char *field, const char *what, st
 
 /* ---- credential files ---- */
 
+static int secret_file_mode_check(int fd, const char *path, size_t max, const char *what,
+                                  struct err *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return err_set(err, ERR_IO, NULL, "cannot stat %s %s: %s", what, path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return err_set(err, ERR_SPEC_INVALID, NULL, "%s %s is not a regular file", what, path);
+    }
+    if (st.st_mode & 077) {
+        return err_set(err, ERR_SPEC_INVALID, NULL,
+                       "%s %s is readable or writable by group or others (mode %04o); refusing "
+                       "it: chmod 600 it",
+                       what, path, (unsigned)(st.st_mode & 07777));
+    }
+    if ((uint64_t)st.st_size > max) {
+        return err_set(err, ERR_SPEC_INVALID, NULL, "%s %s is larger than %zu bytes", what, path,
+                       max);
+    }
+    return 0;
+}
+
 char *secret_file_read(const char *path, size_t max, size_t *len, const char *what,
                        struct err *err)
 {
@@ -264,45 +227,16 @@ char *secret_file_read(const char *path, size_t max, size_t *len, const char *wh
         }
         return NULL;
     }
-    struct stat st;
     char *buf = NULL;
-    if (fstat(fd, &st) != 0) {
-        err_set(err, ERR_IO, NULL, "cannot stat %s %s: %s", what, path, strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        err_set(err, ERR_SPEC_INVALID, NULL, "%s %s is not a regular file", what, path);
-    } else if (st.st_mode & 077) {
-        err_set(err, ERR_SPEC_INVALID, NULL,
-                "%s %s is readable or writable by group or others (mode %04o); refusing it: "
-                "chmod 600 it",
-                what, path, (unsigned)(st.st_mode & 07777));
-    } else if ((uint64_t)st.st_size > max) {
-        err_set(err, ERR_SPEC_INVALID, NULL, "%s %s is larger than %zu bytes", what, path, max);
-    } else {
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf) {
-            err_nomem(err);
+    if (secret_file_mode_check(fd, path, max, what, err) == 0) {
+        buf = file_read_fd(fd, max, FILE_READ_REGULAR | FILE_READ_SECRET, len);
+        if (!buf && errno == EFBIG) {
+            err_set(err, ERR_SPEC_INVALID, NULL, "%s %s is larger than %zu bytes", what, path,
+                    max);
+        } else if (!buf) {
+            err_set(err, ERR_IO, NULL, "cannot read %s %s: %s", what, path, strerror(errno));
         }
-    }
-    size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            err_set(err, ERR_IO, NULL, "cannot read %s %s: %s", what, path,
-                    n < 0 ? strerror(errno) : "short read");
-            mem_wipe(buf, got);
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        got += (size_t)n;
     }
     close(fd);
-    if (buf) {
-        buf[got] = '\0';
-        *len = got;
-    }
     return buf;
 }

@@ -18,7 +18,7 @@ struct vault_provider {
     struct vault_auth *auth;
     char *mount_enc;  /* percent-encoded mount path, e.g. "secret" or "teams/kv" */
     char *prefix_enc; /* encoded VAULT_PATH_PREFIX with a trailing '/', or "" */
-    const struct secrets_log *log;
+    const struct log_hook *log;
 };
 
 static char *encode_path(const char *raw, bool trailing_slash, struct err *err, const char *name)
@@ -58,7 +58,7 @@ static char *encode_path(const char *raw, bool trailing_slash, struct err *err, 
     return out;
 }
 
-void *vault_provider_create(const struct secrets_settings *s, const struct secrets_log *log,
+void *vault_provider_create(const struct secrets_settings *s, const struct log_hook *log,
                             struct err *err)
 {
     struct vault_provider *v = calloc(1, sizeof(*v));
@@ -89,7 +89,7 @@ void *vault_provider_create(const struct secrets_settings *s, const struct secre
         vault_provider_ops.destroy(v);
         return NULL;
     }
-    secrets_logf(log, SECRETS_LOG_INFO, "vault provider ready for mount %s%s%s", v->mount_enc,
+    log_hookf(log, LOG_INFO, "vault provider ready for mount %s%s%s", v->mount_enc,
                  *v->prefix_enc ? ", prefix " : "", v->prefix_enc);
     return v;
 }

@@ -38,7 +38,7 @@ struct vault_resp {
 };
 
 struct vault_http *vault_http_create(const struct secrets_settings *s,
-                                     const struct secrets_log *log, struct err *err);
+                                     const struct log_hook *log, struct err *err);
 void vault_http_destroy(struct vault_http *h);
 
 /*
@@ -75,7 +75,7 @@ int vault_path_add(struct sbuf *b, const char *path);
 struct vault_auth;
 
 struct vault_auth *vault_auth_create(const struct secrets_settings *s, struct vault_http *http,
-                                     const struct secrets_log *log, struct err *err);
+                                     const struct log_hook *log, struct err *err);
 void vault_auth_destroy(struct vault_auth *a);
 
 /* A copy of a usable token (wipe + free with secret_str_free) and its generation. Logs in

@@ -28,7 +28,7 @@ enum token_source { TOKEN_STATIC, TOKEN_FILE, TOKEN_APPROLE };
 
 struct vault_auth {
     struct vault_http *http;
-    const struct secrets_log *log;
+    const struct log_hook *log;
     enum token_source source;
     char *role_id, *secret_id, *approle_mount, *token_file;
 
@@ -235,7 +235,7 @@ static int login(struct vault_auth *a, struct token_info *ti, struct err *err)
         vault_resp_release(&resp);
     }
     sbuf_free(&path);
-    secrets_logf(a->log, rc ? SECRETS_LOG_WARN : SECRETS_LOG_INFO, "vault AppRole login %s%s%s",
+    log_hookf(a->log, rc ? LOG_WARN : LOG_INFO, "vault AppRole login %s%s%s",
                  rc ? "failed: " : "succeeded", rc ? err_message(err) : "", "");
     return rc;
 }
@@ -268,7 +268,7 @@ static void timed_wait(struct vault_auth *a, uint64_t until_ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = secrets_now_ms();
+    uint64_t now = clock_mono_ms();
     uint64_t wait = until_ms > now ? until_ms - now : 0;
     ts.tv_sec += (time_t)(wait / 1000);
     ts.tv_nsec += (long)(wait % 1000) * 1000000L;
@@ -291,9 +291,9 @@ static void do_relogin(struct vault_auth *a)
     a->busy = false;
     if (rc == 0) {
         set_token(a, ti.token);
-        schedule(a, &ti, secrets_now_ms());
+        schedule(a, &ti, clock_mono_ms());
     } else {
-        a->relogin_at_ms = secrets_now_ms() + RENEW_RETRY_MS;
+        a->relogin_at_ms = clock_mono_ms() + RENEW_RETRY_MS;
     }
     pthread_cond_broadcast(&a->cond);
 }
@@ -311,7 +311,7 @@ static void do_renew(struct vault_auth *a)
     int rc = token ? renew(a, token, increment, &ti, &err) : -1;
     secret_str_free(token);
     pthread_mutex_lock(&a->lock);
-    uint64_t now = secrets_now_ms();
+    uint64_t now = clock_mono_ms();
     if (gen != a->gen) {
         return; /* replaced meanwhile */
     }
@@ -323,23 +323,23 @@ static void do_renew(struct vault_auth *a)
             if (a->source == TOKEN_APPROLE) {
                 a->relogin_at_ms = now + (uint64_t)(ti.ttl_s > 0 ? ti.ttl_s : 0) * 2000u / 3u;
             } else {
-                secrets_logf(a->log, SECRETS_LOG_WARN,
+                log_hookf(a->log, LOG_WARN,
                              "the vault token reaches its maximum TTL in %ld s and cannot be "
                              "renewed further; provide a new token (VAULT_TOKEN_FILE + SIGHUP) "
                              "or use AppRole",
                              ti.ttl_s);
             }
         }
-        secrets_logf(a->log, SECRETS_LOG_INFO, "vault token renewed: ttl %ld s", ti.ttl_s);
+        log_hookf(a->log, LOG_INFO, "vault token renewed: ttl %ld s", ti.ttl_s);
     } else if (rc == 1) {
-        secrets_logf(a->log, SECRETS_LOG_WARN, "vault token renewal refused: %s",
+        log_hookf(a->log, LOG_WARN, "vault token renewal refused: %s",
                      err_message(&err));
         if (a->source == TOKEN_APPROLE) {
             a->relogin_at_ms = now;
         }
     } else if (!expires || now + RENEW_RETRY_MS < expires) {
         a->renew_at_ms = now + RENEW_RETRY_MS;
-        secrets_logf(a->log, SECRETS_LOG_WARN, "vault token renewal failed (will retry): %s",
+        log_hookf(a->log, LOG_WARN, "vault token renewal failed (will retry): %s",
                      err_message(&err));
     }
 }
@@ -349,7 +349,7 @@ static void *maintain(void *arg)
     struct vault_auth *a = arg;
     pthread_mutex_lock(&a->lock);
     while (!a->stopping) {
-        uint64_t now = secrets_now_ms();
+        uint64_t now = clock_mono_ms();
         uint64_t due = 0;
         if (a->renew_at_ms && a->renewable && a->token) {
             due = a->renew_at_ms;
@@ -417,7 +417,7 @@ static int auth_source(struct vault_auth *a, const struct secrets_settings *s, s
 }
 
 struct vault_auth *vault_auth_create(const struct secrets_settings *s, struct vault_http *http,
-                                     const struct secrets_log *log, struct err *err)
+                                     const struct log_hook *log, struct err *err)
 {
     struct vault_auth *a = calloc(1, sizeof(*a));
     if (!a) {
@@ -479,9 +479,9 @@ static int login_now(struct vault_auth *a, struct err *err)
     if (rc == 0) {
         a->login_failed_ms = 0;
         set_token(a, ti.token);
-        schedule(a, &ti, secrets_now_ms());
+        schedule(a, &ti, clock_mono_ms());
     } else {
-        a->login_failed_ms = secrets_now_ms();
+        a->login_failed_ms = clock_mono_ms();
         err_init(&a->login_err);
         err_set(&a->login_err, err ? err->code : ERR_SECRET_DENIED, NULL, "%s", err_message(err));
         a->login_err.retry_after = err ? err->retry_after : 0;
@@ -504,7 +504,7 @@ static void lookup_now(struct vault_auth *a)
     secret_str_free(token);
     pthread_mutex_lock(&a->lock);
     a->busy = false;
-    uint64_t now = secrets_now_ms();
+    uint64_t now = clock_mono_ms();
     if (gen == a->gen) {
         if (rc == 0) {
             schedule(a, &ti, now);
@@ -512,7 +512,7 @@ static void lookup_now(struct vault_auth *a)
             /* The read itself will tell the caller what is wrong; a token without the
              * lookup-self capability still reads secrets. */
             a->next_lookup_ms = now + LOOKUP_RETRY_MS;
-            secrets_logf(a->log, SECRETS_LOG_WARN, "vault token lookup failed: %s",
+            log_hookf(a->log, LOG_WARN, "vault token lookup failed: %s",
                          err_message(&err));
         }
     }
@@ -526,7 +526,7 @@ int vault_auth_token(struct vault_auth *a, char **token, unsigned *gen, struct e
         while (a->busy) {
             pthread_cond_wait(&a->cond, &a->lock);
         }
-        uint64_t now = secrets_now_ms();
+        uint64_t now = clock_mono_ms();
         if (a->source == TOKEN_APPROLE &&
             (!a->token || (a->expires_ms && now + 1000 >= a->expires_ms))) {
             if (a->login_failed_ms && now - a->login_failed_ms < LOGIN_HOLD_MS) {
@@ -597,7 +597,7 @@ bool vault_auth_recover(struct vault_auth *a, unsigned gen, const struct vault_r
     }
     bool retry = false;
     if (a->source == TOKEN_APPROLE) {
-        secrets_logf(a->log, SECRETS_LOG_INFO, "vault token no longer valid; logging in again");
+        log_hookf(a->log, LOG_INFO, "vault token no longer valid; logging in again");
         set_token(a, NULL); /* the next vault_auth_token logs in */
         retry = true;
     } else if (a->source == TOKEN_FILE) {
@@ -605,7 +605,7 @@ bool vault_auth_recover(struct vault_auth *a, unsigned gen, const struct vault_r
         err_init(&err);
         char *fresh = token_from_file(a->token_file, &err);
         if (fresh && strcmp(fresh, a->token) != 0) {
-            secrets_logf(a->log, SECRETS_LOG_INFO, "vault token file changed; using the new token");
+            log_hookf(a->log, LOG_INFO, "vault token file changed; using the new token");
             set_token(a, fresh);
             retry = true;
         } else {
@@ -658,7 +658,7 @@ int vault_auth_reload(struct vault_auth *a, struct err *err)
     }
     if (strcmp(fresh, a->token) != 0) {
         set_token(a, fresh);
-        secrets_logf(a->log, SECRETS_LOG_INFO, "vault token file re-read: new token");
+        log_hookf(a->log, LOG_INFO, "vault token file re-read: new token");
     } else {
         secret_str_free(fresh);
     }

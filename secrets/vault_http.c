@@ -1,30 +1,22 @@
 /*
- * The vault provider's HTTP layer over libcurl (OpenSSL flavour).
- *
- * Connection reuse: libcurl 7.88 documents sharing the connection cache between threads
- * (CURL_LOCK_DATA_CONNECT) as unsafe, so the pool is a free list of easy handles, each keeping
- * its own live connection (curl_easy_reset keeps it), plus one share handle for the DNS cache
- * and TLS sessions, which are safe to share under the lock callbacks below. An easy handle is
- * used by one thread at a time. curl_global_init is the process's job (before threads).
+ * The vault provider's HTTP layer: requests to VAULT_ADDR through the project's retrying
+ * client (common/httpc.h: handle pool, shared DNS cache and TLS sessions, retries).
  *
  * The token travels only to the configured origin: automatic redirects are off, and a redirect
  * is followed by hand only when its scheme, host and port equal VAULT_ADDR's.
  */
 #include "secrets/vault.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
+#include "common/httpc.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/strutil.h"
-#include "version.h"
 
 #define MAX_REDIRECTS 3
 #define MAX_POOLED_HANDLES 32
@@ -39,62 +31,9 @@ struct vault_http {
     bool skip_verify;
     bool allow_http;
     unsigned timeout_ms, connect_timeout_ms, max_retries, wait_min_ms, wait_max_ms;
-    const struct secrets_log *log;
-
-    CURLSH *share;
-    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-
-    pthread_mutex_t pool_lock;
-    CURL *pool[MAX_POOLED_HANDLES];
-    unsigned pooled;
+    const struct log_hook *log;
+    struct httpc *client;
 };
-
-/* ---- share locks ---- */
-
-static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *ptr)
-{
-    (void)handle;
-    (void)access;
-    struct vault_http *h = ptr;
-    pthread_mutex_lock(&h->share_locks[data]);
-}
-
-static void share_unlock(CURL *handle, curl_lock_data data, void *ptr)
-{
-    (void)handle;
-    struct vault_http *h = ptr;
-    pthread_mutex_unlock(&h->share_locks[data]);
-}
-
-/* ---- handle pool ---- */
-
-static CURL *handle_get(struct vault_http *h)
-{
-    CURL *c = NULL;
-    pthread_mutex_lock(&h->pool_lock);
-    if (h->pooled) {
-        c = h->pool[--h->pooled];
-    }
-    pthread_mutex_unlock(&h->pool_lock);
-    if (c) {
-        curl_easy_reset(c); /* options back to defaults; the live connection stays */
-        return c;
-    }
-    return curl_easy_init();
-}
-
-static void handle_put(struct vault_http *h, CURL *c)
-{
-    pthread_mutex_lock(&h->pool_lock);
-    if (h->pooled < MAX_POOLED_HANDLES) {
-        h->pool[h->pooled++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&h->pool_lock);
-    if (c) {
-        curl_easy_cleanup(c);
-    }
-}
 
 /* ---- origins ---- */
 
@@ -181,7 +120,7 @@ static int check_addr(struct vault_http *h, const char *addr, struct err *err)
         return 0;
     }
     if (str_has_prefix(h->origin, "http://") && h->allow_http) {
-        secrets_logf(h->log, SECRETS_LOG_WARN,
+        log_hookf(h->log, LOG_WARN,
                      "VAULT_ADDR %s is plain http (OCIRENDER_VAULT_ALLOW_HTTP): the vault token "
                      "and secrets cross the network unencrypted; use this for tests only",
                      h->origin);
@@ -193,25 +132,8 @@ static int check_addr(struct vault_http *h, const char *addr, struct err *err)
                    h->base);
 }
 
-static int share_setup(struct vault_http *h, struct err *err)
-{
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) {
-        pthread_mutex_init(&h->share_locks[i], NULL);
-    }
-    h->share = curl_share_init();
-    if (!h->share ||
-        curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
-        curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
-        curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK ||
-        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
-        return err_set(err, ERR_INTERNAL, NULL, "cannot set up the libcurl share handle");
-    }
-    return 0;
-}
-
 struct vault_http *vault_http_create(const struct secrets_settings *s,
-                                     const struct secrets_log *log, struct err *err)
+                                     const struct log_hook *log, struct err *err)
 {
     struct vault_http *h = calloc(1, sizeof(*h));
     if (!h) {
@@ -229,8 +151,8 @@ struct vault_http *vault_http_create(const struct secrets_settings *s,
     if (h->wait_max_ms < h->wait_min_ms) {
         h->wait_max_ms = h->wait_min_ms;
     }
-    pthread_mutex_init(&h->pool_lock, NULL);
-    int rc = share_setup(h, err);
+    h->client = httpc_create(MAX_POOLED_HANDLES);
+    int rc = h->client ? 0 : err_set(err, ERR_INTERNAL, NULL, "cannot set up the HTTP client");
     if (!rc) {
         rc = check_addr(h, s->vault_addr ? s->vault_addr : "https://127.0.0.1:8200", err);
     }
@@ -250,7 +172,7 @@ struct vault_http *vault_http_create(const struct secrets_settings *s,
              copy_opt(&h->client_key, s->vault_client_key, err);
     }
     if (!rc && h->skip_verify) {
-        secrets_logf(log, SECRETS_LOG_WARN,
+        log_hookf(log, LOG_WARN,
                      "VAULT_SKIP_VERIFY is set: the vault's TLS certificate is NOT verified, so "
                      "anyone on the path can impersonate it and collect the token");
     }
@@ -266,16 +188,7 @@ void vault_http_destroy(struct vault_http *h)
     if (!h) {
         return;
     }
-    for (unsigned i = 0; i < h->pooled; i++) {
-        curl_easy_cleanup(h->pool[i]);
-    }
-    if (h->share) {
-        curl_share_cleanup(h->share);
-    }
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) {
-        pthread_mutex_destroy(&h->share_locks[i]);
-    }
-    pthread_mutex_destroy(&h->pool_lock);
+    httpc_destroy(h->client);
     free(h->base);
     free(h->origin);
     free(h->ns_header);
@@ -326,62 +239,7 @@ int vault_path_add(struct sbuf *b, const char *path)
     }
 }
 
-/* ---- one attempt ---- */
-
-struct body_sink {
-    struct sbuf *body;
-    bool too_large;
-};
-
-/* Grow the body buffer ourselves: realloc() would free the old block (secret bytes and all)
- * without wiping it. After this, sbuf_addn() has the room and does not reallocate. */
-static int body_reserve(struct sbuf *b, size_t n)
-{
-    if (b->len + n + 1 <= b->cap) {
-        return 0;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1) {
-        cap *= 2;
-    }
-    if (cap > LIMIT_VAULT_RESPONSE + 1) {
-        cap = LIMIT_VAULT_RESPONSE + 1;
-    }
-    char *p = malloc(cap);
-    if (!p) {
-        return -1;
-    }
-    if (b->len) {
-        memcpy(p, b->buf, b->len + 1);
-    }
-    mem_wipe(b->buf, b->cap);
-    free(b->buf);
-    b->buf = p;
-    b->cap = cap;
-    return 0;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ptr)
-{
-    struct body_sink *sink = ptr;
-    size_t n = size * nmemb;
-    if (sbuf_len(sink->body) + n > LIMIT_VAULT_RESPONSE) {
-        sink->too_large = true;
-        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (body_reserve(sink->body, n) || sbuf_addn(sink->body, data, n)) {
-        return 0;
-    }
-    return n;
-}
-
-static void headers_free(struct curl_slist *list)
-{
-    for (struct curl_slist *l = list; l; l = l->next) {
-        mem_wipe(l->data, strlen(l->data)); /* the token header */
-    }
-    curl_slist_free_all(list);
-}
+/* ---- one request ---- */
 
 static struct curl_slist *headers_build(const struct vault_http *h, const struct vault_req *req)
 {
@@ -394,22 +252,22 @@ static struct curl_slist *headers_build(const struct vault_http *h, const struct
             continue;
         }
         if (!(next = curl_slist_append(list, fixed[i]))) {
-            headers_free(list);
+            httpc_headers_free(list);
             return NULL;
         }
         list = next;
     }
     if (req->token) {
         struct sbuf t;
-        sbuf_init(&t, 8192);
+        sbuf_init_secret(&t, 8192);
         if (sbuf_add(&t, "X-Vault-Token: ") || sbuf_add(&t, req->token)) {
-            headers_free(list);
+            httpc_headers_free(list);
             return NULL;
         }
         next = curl_slist_append(list, sbuf_str(&t));
         sbuf_free_secret(&t);
         if (!next) {
-            headers_free(list);
+            httpc_headers_free(list);
             return NULL;
         }
         list = next;
@@ -417,8 +275,10 @@ static struct curl_slist *headers_build(const struct vault_http *h, const struct
     return list;
 }
 
-static void set_tls(const struct vault_http *h, CURL *c)
+/* httpc's configure hook: the VAULT_* TLS settings. */
+static void set_tls(CURL *c, void *ctx)
 {
+    const struct vault_http *h = ctx;
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (h->cacert) {
         curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
@@ -436,87 +296,11 @@ static void set_tls(const struct vault_http *h, CURL *c)
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->skip_verify ? 0L : 2L);
 }
 
-struct attempt {
-    CURLcode code;
-    char errbuf[CURL_ERROR_SIZE];
-    bool too_large;
-    char *location; /* absolute redirect target (malloc) */
-};
-
-static void perform(struct vault_http *h, const char *url, const struct vault_req *req,
-                    struct curl_slist *headers, unsigned timeout_ms, struct vault_resp *resp,
-                    struct attempt *at)
-{
-    CURL *c = handle_get(h);
-    memset(at, 0, sizeof(*at));
-    if (!c) {
-        at->code = CURLE_OUT_OF_MEMORY;
-        return;
-    }
-    struct body_sink sink = {&resp->body, false};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, h->allow_http ? "http,https" : "https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_SHARE, h->share);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(h->connect_timeout_ms < timeout_ms ? h->connect_timeout_ms
-                                                               : timeout_ms));
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "ocirender/" OCIRENDER_VERSION);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, at->errbuf);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)LIMIT_VAULT_RESPONSE);
-    if (req->body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
-    }
-    set_tls(h, c);
-    at->code = curl_easy_perform(c);
-    at->too_large = sink.too_large || at->code == CURLE_FILESIZE_EXCEEDED;
-    if (at->code == CURLE_OK) {
-        char *ct = NULL, *loc = NULL;
-        curl_off_t ra = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-        resp->json = ct && str_has_prefix(ct, "application/json");
-        if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0) {
-            resp->retry_after = ra > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S : (unsigned)ra;
-        }
-        if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
-            at->location = str_dup(loc);
-        }
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-    handle_put(h, c);
-}
-
 /* ---- retry policy ---- */
 
 static bool status_retryable(long status)
 {
     return status == 412 || status == 429 || (status >= 500 && status <= 599 && status != 501);
-}
-
-static bool transport_retryable(CURLcode code)
-{
-    switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM: return true;
-    default: return false;
-    }
 }
 
 static bool tls_trust_failure(CURLcode code)
@@ -532,45 +316,29 @@ static bool tls_trust_failure(CURLcode code)
     }
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static unsigned backoff_ms(const struct vault_http *h, unsigned retry_after)
-{
-    if (retry_after) {
-        return retry_after * 1000u;
-    }
-    unsigned span = h->wait_max_ms - h->wait_min_ms;
-    return h->wait_min_ms + (span ? secrets_jitter() % (span + 1) : 0);
-}
-
 /* The final transport failure as an error. */
-static int transport_error(const struct vault_http *h, const struct attempt *at, bool deadline,
+static int transport_error(const struct vault_http *h, const struct httpc_reply *r,
                            const char *what, struct err *err)
 {
     char detail[CURL_ERROR_SIZE];
-    printable(detail, sizeof(detail), at->errbuf[0] ? at->errbuf : curl_easy_strerror(at->code));
-    if (at->too_large) {
+    printable(detail, sizeof(detail), r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->code));
+    if (r->too_large) {
         return err_set(err, ERR_SECRET_BACKEND, NULL,
                        "%s: the vault's answer is larger than %u bytes", what,
                        LIMIT_VAULT_RESPONSE);
     }
-    if (at->code == CURLE_OPERATION_TIMEDOUT && deadline) {
+    if (r->code == CURLE_OPERATION_TIMEDOUT && r->deadline) {
         return err_set(err, ERR_SECRET_TIMEOUT, NULL,
                        "%s: the vault at %s did not answer within %u ms", what, h->origin,
                        h->timeout_ms);
     }
-    if (tls_trust_failure(at->code)) {
+    if (tls_trust_failure(r->code)) {
         return err_set(err, ERR_SECRET_BACKEND, NULL,
                        "%s: TLS verification of the vault at %s failed: %s (check "
                        "VAULT_CACERT/VAULT_CAPATH)",
                        what, h->origin, detail);
     }
-    if (transport_retryable(at->code)) {
+    if (httpc_transient(r->code)) {
         err_set(err, ERR_SECRET_UNAVAILABLE, NULL, "%s: the vault at %s is unreachable: %s", what,
                 h->origin, detail);
         if (err && err->code == ERR_SECRET_UNAVAILABLE) {
@@ -582,29 +350,57 @@ static int transport_error(const struct vault_http *h, const struct attempt *at,
                    what, h->origin, detail);
 }
 
-/* Decide what to do with a redirect: follow (same origin, *url replaced) or refuse. */
-static int redirect(const struct vault_http *h, struct attempt *at, char **url, const char *what,
-                    struct err *err)
+/* What the redirect judge needs, and what it found. */
+struct redirects {
+    const struct vault_http *h;
+    const char *what;
+    char *url; /* the current target (malloc) */
+    unsigned followed;
+    int rc; /* -1 once a redirect was refused: err says why */
+    struct err *err;
+};
+
+/* Refuse a redirect (err set): the token must never reach another origin. */
+static enum httpc_verdict refuse_redirect(struct redirects *rd, const char *target)
 {
-    char *target = at->location ? url_origin(at->location) : NULL;
-    if (target && strcmp(target, h->origin) == 0) {
-        free(target);
-        free(*url);
-        *url = at->location;
-        at->location = NULL;
-        return 0;
-    }
     char shown[128];
     printable(shown, sizeof(shown), target ? target : "(no usable Location)");
+    log_hookf(rd->h->log, LOG_WARN,
+              "%s: the vault redirected to another origin (%s); not followed, so the token "
+              "is never sent there",
+              rd->what, shown);
+    rd->rc = err_set(rd->err, ERR_SECRET_BACKEND, NULL,
+                     "%s: the vault at %s redirected to another origin (%s); not followed so the "
+                     "vault token stays with the vault",
+                     rd->what, rd->h->origin, shown);
+    return HTTPC_DONE;
+}
+
+/* httpc's judge: follow a redirect by hand when it stays within VAULT_ADDR's origin. */
+static enum httpc_verdict judge_redirect(void *ctx, struct httpc_request *rq,
+                                         struct httpc_reply *r, enum httpc_verdict verdict)
+{
+    struct redirects *rd = ctx;
+    if (r->code != CURLE_OK || !r->location) {
+        return verdict;
+    }
+    if (++rd->followed > MAX_REDIRECTS) {
+        rd->rc = err_set(rd->err, ERR_SECRET_BACKEND, NULL, "%s: too many vault redirects",
+                         rd->what);
+        return HTTPC_DONE;
+    }
+    char *target = url_origin(r->location);
+    if (!target || strcmp(target, rd->h->origin) != 0) {
+        enum httpc_verdict v = refuse_redirect(rd, target);
+        free(target);
+        return v;
+    }
     free(target);
-    secrets_logf(h->log, SECRETS_LOG_WARN,
-                 "%s: the vault redirected to another origin (%s); not followed, so the token "
-                 "is never sent there",
-                 what, shown);
-    return err_set(err, ERR_SECRET_BACKEND, NULL,
-                   "%s: the vault at %s redirected to another origin (%s); not followed so the "
-                   "vault token stays with the vault",
-                   what, h->origin, shown);
+    free(rd->url);
+    rd->url = r->location;
+    r->location = NULL;
+    rq->url = rd->url;
+    return HTTPC_AGAIN;
 }
 
 static char *url_for(const struct vault_http *h, const char *path)
@@ -617,74 +413,74 @@ static char *url_for(const struct vault_http *h, const char *path)
     return url;
 }
 
+static void policy_init(const struct vault_http *h, const struct vault_req *req, const char *what,
+                        const char *label, struct redirects *rd, struct httpc_policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->retries = req->max_retries >= 0 ? (unsigned)req->max_retries : h->max_retries;
+    p->wait_min_ms = h->wait_min_ms;
+    p->wait_max_ms = h->wait_max_ms;
+    p->retry_after_cap_s = RETRY_AFTER_CAP_S;
+    p->budget_ms = req->timeout_ms ? req->timeout_ms : h->timeout_ms;
+    p->retry_status = status_retryable;
+    p->judge = judge_redirect;
+    p->judge_ctx = rd;
+    p->log = h->log;
+    p->what = what;
+    p->label = label;
+    p->peer = "the vault";
+}
+
+/* The answer, moved into the provider's response (the body stays in secret mode). */
+static void take_answer(struct httpc_reply *r, struct vault_resp *resp)
+{
+    resp->status = r->status;
+    resp->json = str_has_prefix(r->content_type, "application/json");
+    resp->retry_after = r->retry_after > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S : r->retry_after;
+    resp->attempts = r->attempts;
+    resp->body = r->body;
+    sbuf_init_secret(&r->body, LIMIT_VAULT_RESPONSE);
+}
+
 int vault_http_do(struct vault_http *h, const struct vault_req *req, const char *what,
                   struct vault_resp *resp, struct err *err)
 {
     memset(resp, 0, sizeof(*resp));
-    sbuf_init(&resp->body, LIMIT_VAULT_RESPONSE);
-    unsigned budget = req->timeout_ms ? req->timeout_ms : h->timeout_ms;
-    unsigned retries = req->max_retries >= 0 ? (unsigned)req->max_retries : h->max_retries;
-    uint64_t start = secrets_now_ms(), deadline = start + budget;
+    sbuf_init_secret(&resp->body, LIMIT_VAULT_RESPONSE);
+    struct redirects rd = {h, what, url_for(h, req->path), 0, 0, err};
     struct curl_slist *headers = headers_build(h, req);
-    char *url = url_for(h, req->path);
-    if (!headers || !url) {
-        headers_free(headers);
-        free(url);
+    if (!headers || !rd.url) {
+        httpc_headers_free(headers);
+        free(rd.url);
         return err_nomem(err);
     }
-    int rc = -1;
-    unsigned redirects = 0, failures = 0;
-    for (;;) {
-        uint64_t now = secrets_now_ms();
-        struct attempt at;
-        sbuf_free_secret(&resp->body);
-        resp->status = 0;
-        resp->retry_after = 0;
-        resp->attempts++;
-        perform(h, url, req, headers, now < deadline ? (unsigned)(deadline - now) : 1, resp, &at);
-        now = secrets_now_ms();
-        secrets_logf(h->log, SECRETS_LOG_DEBUG, "vault %s /v1/%s -> %ld%s%s (%lu ms, attempt %u)",
-                     req->method, req->path, resp->status, at.code ? " " : "",
-                     at.code ? curl_easy_strerror(at.code) : "",
-                     (unsigned long)(now - start), resp->attempts);
-        bool retry;
-        if (at.code == CURLE_OK && resp->status >= 300 && resp->status < 400 && at.location) {
-            if (++redirects > MAX_REDIRECTS) {
-                rc = err_set(err, ERR_SECRET_BACKEND, NULL, "%s: too many vault redirects", what);
-                free(at.location);
-                break;
-            }
-            rc = redirect(h, &at, &url, what, err);
-            free(at.location);
-            if (rc) {
-                break;
-            }
-            continue;
-        }
-        free(at.location);
-        if (at.code == CURLE_OK) {
-            retry = status_retryable(resp->status);
-        } else {
-            retry = transport_retryable(at.code) && !at.too_large;
-        }
-        unsigned wait = retry ? backoff_ms(h, resp->retry_after) : 0;
-        if (!retry || failures >= retries || now + wait >= deadline) {
-            if (at.code == CURLE_OK) {
-                rc = 0;
-            } else {
-                rc = transport_error(h, &at, now + 5 >= deadline, what, err);
-                sbuf_free_secret(&resp->body);
-            }
-            break;
-        }
-        failures++;
-        secrets_logf(h->log, SECRETS_LOG_INFO, "%s: vault answered %ld%s%s; retry %u/%u in %u ms",
-                     what, resp->status, at.code ? ", " : "",
-                     at.code ? curl_easy_strerror(at.code) : "", failures, retries, wait);
-        sleep_ms(wait);
+    struct httpc_request rq = {
+        .url = rd.url,
+        .headers = headers,
+        .body = req->body,
+        .body_len = req->body ? strlen(req->body) : 0,
+        .protocols = h->allow_http ? "http,https" : "https",
+        .connect_timeout_ms = h->connect_timeout_ms,
+        .max_body = LIMIT_VAULT_RESPONSE,
+        .configure = set_tls,
+        .ctx = h,
+    };
+    char label[512];
+    snprintf(label, sizeof(label), "vault %s /v1/%s", req->method, req->path);
+    struct httpc_policy policy;
+    policy_init(h, req, what, label, &rd, &policy);
+    struct httpc_reply reply;
+    int rc = httpc_send(h->client, &rq, &policy, &reply);
+    if (rd.rc) {
+        rc = -1; /* a redirect was refused; err says why */
+    } else if (rc) {
+        transport_error(h, &reply, what, err);
+    } else {
+        take_answer(&reply, resp);
     }
-    headers_free(headers);
-    free(url);
+    httpc_reply_release(&reply);
+    httpc_headers_free(headers);
+    free(rd.url);
     return rc;
 }
 

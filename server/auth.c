@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "common/fileio.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
 
@@ -261,57 +262,6 @@ static int check_file_mode(const char *path, const struct stat *st, struct err *
     return 0;
 }
 
-static char *read_all(int fd, size_t size_hint, size_t *len, const char *path, struct err *err)
-{
-    size_t cap = size_hint + 1, used = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        err_nomem(err);
-        return NULL;
-    }
-    for (;;) {
-        if (used + 1 >= cap) {
-            /* The file grew while we read it: stay within the limit. */
-            if (cap > AUTH_FILE_MAX) {
-                mem_wipe(buf, used);
-                free(buf);
-                err_set(err, ERR_IO, path, "tokens file is larger than %u bytes", AUTH_FILE_MAX);
-                return NULL;
-            }
-            char *grown = malloc(cap * 2);
-            if (!grown) {
-                mem_wipe(buf, used);
-                free(buf);
-                err_nomem(err);
-                return NULL;
-            }
-            memcpy(grown, buf, used);
-            mem_wipe(buf, used);
-            free(buf);
-            buf = grown;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + used, cap - 1 - used);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int e = errno;
-            mem_wipe(buf, used);
-            free(buf);
-            err_set(err, ERR_IO, path, "cannot read tokens file: %s", strerror(e));
-            return NULL;
-        }
-        if (n == 0) {
-            break;
-        }
-        used += (size_t)n;
-    }
-    buf[used] = '\0';
-    *len = used;
-    return buf;
-}
-
 struct auth_table *auth_table_load(const char *path, struct err *err)
 {
     /* Symlinks are followed on purpose: Kubernetes mounts secrets through them. */
@@ -326,7 +276,12 @@ struct auth_table *auth_table_load(const char *path, struct err *err)
     if (fstat(fd, &st) != 0) {
         err_set(err, ERR_IO, path, "cannot stat tokens file: %s", strerror(errno));
     } else if (check_file_mode(path, &st, err) == 0) {
-        text = read_all(fd, (size_t)st.st_size, &len, path, err);
+        text = file_read_fd(fd, AUTH_FILE_MAX, FILE_READ_SECRET, &len);
+        if (!text && errno == EFBIG) {
+            err_set(err, ERR_IO, path, "tokens file is larger than %u bytes", AUTH_FILE_MAX);
+        } else if (!text) {
+            err_set(err, ERR_IO, path, "cannot read tokens file: %s", strerror(errno));
+        }
     }
     close(fd);
     if (!text) {

@@ -366,7 +366,9 @@ static enum MHD_Result request_on_headers(struct request_state *rs, struct MHD_C
         if (http_body_format(type, &fmt, &err)) {
             return respond_error(rs, c, &err); /* 415 without reading the body */
         }
-        sbuf_init(&rs->body, h->o.max_body);
+        /* Secret mode: an envelope body may carry host env values, and growth must not
+         * leave copies of them behind. */
+        sbuf_init_secret(&rs->body, h->o.max_body);
         rs->buffering = true;
     }
     return MHD_YES;

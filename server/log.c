@@ -10,12 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/jsonx.h"
-#include "common/strutil.h"
 
 static atomic_int current_level = LOG_INFO;
-
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
 {
@@ -25,29 +23,6 @@ void log_set_level(enum log_level level)
 bool log_enabled(enum log_level level)
 {
     return (int)level >= atomic_load(&current_level);
-}
-
-const char *log_level_name(enum log_level level)
-{
-    return (unsigned)level < ARRAY_LEN(level_names) ? level_names[level] : "info";
-}
-
-int log_level_parse(const char *text, enum log_level *out, struct err *err)
-{
-    for (unsigned i = 0; i < ARRAY_LEN(level_names); i++) {
-        if (str_eq_nocase(text, level_names[i])) {
-            *out = (enum log_level)i;
-            return 0;
-        }
-    }
-    if (str_eq_nocase(text, "warning")) {
-        *out = LOG_WARN;
-        return 0;
-    }
-    return err_set(err, ERR_USAGE, "log-level",
-                   "log level must be debug, info, warn or error, "
-                   "got '%s'",
-                   text ? text : "");
 }
 
 void log_timestamp(char out[32])
@@ -63,16 +38,8 @@ void log_timestamp(char out[32])
 /* The whole line in one write(2): lines stay whole even with many writers. */
 static void write_line(const char *text, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, text, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return;
-        }
-        text += n;
-        len -= (size_t)n;
+    if (file_write_all(STDERR_FILENO, text, len) != 0) {
+        return; /* stderr is gone: there is nowhere left to say so */
     }
 }
 
@@ -127,19 +94,25 @@ void log_event(enum log_level level, const char *event, const json_t *fields)
     free(full);
 }
 
+/* log_msg goes through the common hook, so every message of the process has one path. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
+{
+    struct log_hook hook = {log_hook_json, (void *)(uintptr_t)event,
+                            (enum log_level)atomic_load(&current_level)};
+    va_list ap;
+    va_start(ap, fmt);
+    log_hookv(&hook, level, fmt, ap);
+    va_end(ap);
+}
+
+void log_hook_json(void *ctx, enum log_level level, const char *msg)
 {
     if (!log_enabled(level)) {
         return;
     }
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     json_t *fields = json_object();
     if (fields && jsonx_set_str(fields, "msg", msg) == 0) {
-        log_event(level, event, fields);
+        log_event(level, ctx ? (const char *)ctx : "log", fields);
     }
     json_decref(fields);
 }

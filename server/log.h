@@ -19,14 +19,11 @@
 
 #include "common/compiler.h"
 #include "common/err.h"
+#include "common/log.h"
 
-enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
-
+/* Levels and their parser are common/log.h's. */
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
-/* "debug", "info", "warn" (or "warning"), "error". 0, or -1 with ERR_USAGE. */
-int log_level_parse(const char *text, enum log_level *out, struct err *err);
-const char *log_level_name(enum log_level level);
 
 /* Emit {"ts", "level", "event", <members of fields in order>}. `fields` is borrowed, may be
  * NULL. */
@@ -34,6 +31,10 @@ void log_event(enum log_level level, const char *event, const json_t *fields);
 
 /* Emit {"ts", "level", "event", "msg"}. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...) PRINTF(3, 4);
+
+/* A common/log.h hook that writes {"ts", "level", "event": ctx, "msg"}: how libraries
+ * (secrets/) log into this process's stream. `ctx` is the event name (a string). */
+void log_hook_json(void *ctx, enum log_level level, const char *msg);
 
 /* RFC 3339 UTC timestamp with milliseconds, "2026-11-29T10:04:05.123Z". */
 void log_timestamp(char out[32]);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "common/jsonx.h"
+#include "common/server_env.h"
 #include "common/strutil.h"
 #include "handlers/handlers.h"
 #include "secrets/secrets.h"
@@ -65,19 +66,8 @@ static void block_signals(sigset_t *set)
     sigaction(SIGPIPE, &ign, NULL);
 }
 
-static enum log_level from_secrets_level(enum secrets_log_level l)
-{
-    return l == SECRETS_LOG_DEBUG  ? LOG_DEBUG
-           : l == SECRETS_LOG_INFO ? LOG_INFO
-           : l == SECRETS_LOG_WARN ? LOG_WARN
-                                   : LOG_ERROR;
-}
-
-static void secrets_log_hook(void *ctx, enum secrets_log_level level, const char *msg)
-{
-    (void)ctx;
-    log_msg(from_secrets_level(level), "secrets", "%s", msg);
-}
+/* Secrets messages join this process's JSON log as {"event": "secrets"}. */
+static char secrets_event[] = "secrets";
 
 static int start_secrets(struct server *s, struct err *err)
 {
@@ -85,66 +75,28 @@ static int start_secrets(struct server *s, struct err *err)
     if (secrets_settings_from_env(&ss, err) || config_secrets_apply(&s->cfg, &ss, err)) {
         return -1;
     }
-    ss.log = secrets_log_hook;
-    ss.log_level = s->cfg.log_level == LOG_DEBUG  ? SECRETS_LOG_DEBUG
-                   : s->cfg.log_level == LOG_INFO ? SECRETS_LOG_INFO
-                   : s->cfg.log_level == LOG_WARN ? SECRETS_LOG_WARN
-                                                  : SECRETS_LOG_ERROR;
+    ss.log = log_hook_json;
+    ss.log_ctx = secrets_event;
+    ss.log_level = s->cfg.log_level;
     s->secrets = secrets_create(&ss, err);
     return s->secrets ? 0 : -1;
 }
 
-static bool env_name_valid(const char *name, size_t n)
-{
-    if (n == 0 || n > 255 || (name[0] >= '0' && name[0] <= '9')) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/*
- * $E: may read this server's environment only for names in OCIRENDER_ALLOW_SERVER_ENV
- * (otherwise $E:VAULT_TOKEN would hand out our credentials). Read once, before the workers.
- */
+/* $E: may read this server's environment only for the names OCIRENDER_ALLOW_SERVER_ENV lists
+ * (common/server_env.h). Read once, before the workers. */
 static int allowed_server_env(struct server *s, struct err *err)
 {
-    const char *allow = getenv("OCIRENDER_ALLOW_SERVER_ENV");
-    if (!allow || !*allow) {
-        return 0;
+    json_t *missing = NULL;
+    if (server_env_allowed(getenv(SERVER_ENV_VAR), &s->server_env, &missing, err)) {
+        return -1;
     }
-    if (!(s->server_env = json_object())) {
-        return err_nomem(err);
+    size_t i;
+    const json_t *name;
+    json_array_foreach(missing, i, name) {
+        log_msg(LOG_WARN, "start", "OCIRENDER_ALLOW_SERVER_ENV names %s, which is not set",
+                json_string_value(name));
     }
-    for (const char *p = allow; *p;) {
-        p += strspn(p, ", ");
-        size_t n = strcspn(p, ", ");
-        if (n == 0) {
-            break;
-        }
-        if (!env_name_valid(p, n)) {
-            return err_set(err, ERR_USAGE, "OCIRENDER_ALLOW_SERVER_ENV",
-                           "'%.*s' is not an environment variable name", (int)(n > 64 ? 64 : n), p);
-        }
-        char name[256];
-        memcpy(name, p, n);
-        name[n] = '\0';
-        const char *v = getenv(name);
-        if (v && jsonx_set_str(s->server_env, name, v)) {
-            return err_nomem(err);
-        }
-        if (!v) {
-            log_msg(LOG_WARN, "start", "OCIRENDER_ALLOW_SERVER_ENV names %s, which is not set",
-                    name);
-        }
-        p += n;
-    }
+    json_decref(missing);
     return 0;
 }
 

@@ -3,8 +3,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "common/histogram.h"
 #include "common/sbuf.h"
 #include "handlers/handlers.h"
 
@@ -16,13 +18,10 @@
 /* Upper bounds in seconds; renders take about a millisecond, vault reads much longer. */
 static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-#define N_BUCKETS (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
 
 struct route_series {
     atomic_uint_least64_t codes[N_STATUS];
-    atomic_uint_least64_t buckets[N_BUCKETS]; /* non-cumulative; summed when rendering */
-    atomic_uint_least64_t count;
-    atomic_uint_least64_t sum_us;
+    struct histogram duration;
 };
 
 struct metrics {
@@ -41,6 +40,9 @@ struct metrics *metrics_create(void)
     size_t n;
     m->table = routes_table(&n);
     m->n_routes = n + 1 < METRICS_ROUTES_MAX ? n + 1 : METRICS_ROUTES_MAX;
+    for (size_t r = 0; r < METRICS_ROUTES_MAX; r++) {
+        histogram_init(&m->series[r].duration, bucket_bounds, ARRAY_LEN(bucket_bounds));
+    }
     return m;
 }
 
@@ -71,16 +73,7 @@ void metrics_request_finished(struct metrics *m, size_t route, int status, doubl
     if (status >= STATUS_MIN && status <= STATUS_MAX) {
         atomic_fetch_add_explicit(&s->codes[status - STATUS_MIN], 1, memory_order_relaxed);
     }
-    size_t b = 0;
-    while (b < N_BUCKETS && seconds > bucket_bounds[b]) {
-        b++;
-    }
-    if (b < N_BUCKETS) {
-        atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
-    }
-    uint64_t us = seconds > 0 ? (uint64_t)(seconds * 1e6) : 0;
-    atomic_fetch_add_explicit(&s->sum_us, us, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+    histogram_observe_us(&s->duration, seconds > 0 ? (uint64_t)(seconds * 1e6) : 0);
 }
 
 unsigned long long metrics_inflight(const struct metrics *m)
@@ -117,33 +110,13 @@ static int render_counters(const struct metrics *m, struct sbuf *out)
 
 static int render_histogram(const struct metrics *m, size_t r, struct sbuf *out)
 {
-    const struct route_series *s = &m->series[r];
-    uint64_t count = load(&s->count);
-    if (!count) {
+    const struct histogram *h = &m->series[r].duration;
+    if (!histogram_count(h)) {
         return 0;
     }
-    const char *label = route_label(m, r);
-    uint64_t cumulative = 0;
-    int rc = 0;
-    for (size_t b = 0; !rc && b < N_BUCKETS; b++) {
-        cumulative += load(&s->buckets[b]);
-        rc = sbuf_addf(out,
-                       "ocirender_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
-                       "%llu\n",
-                       label, bucket_bounds[b], (unsigned long long)cumulative);
-    }
-    /* +Inf equals the count; read count last so buckets never exceed it in one scrape. */
-    if (!rc) {
-        uint64_t total = load(&s->count);
-        rc = sbuf_addf(out,
-                       "ocirender_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-                       "ocirender_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-                       "ocirender_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                       label, (unsigned long long)(total > cumulative ? total : cumulative), label,
-                       (double)load(&s->sum_us) / 1e6, label,
-                       (unsigned long long)(total > cumulative ? total : cumulative));
-    }
-    return rc;
+    char labels[96];
+    snprintf(labels, sizeof(labels), "route=\"%s\"", route_label(m, r));
+    return histogram_write(h, "ocirender_request_duration_seconds", labels, out);
 }
 
 int metrics_render(void *ctx, struct sbuf *out)

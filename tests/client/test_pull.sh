@@ -129,6 +129,29 @@ if bad:
 sys.exit(1 if bad else 0)
 EOF
 then ok "request: method, path, headers, envelope members, facts"; else not_ok "request content"; fi
+# An envelope as SPEC: its members are sent as given (the flags would override them), its spec
+# decides which facts are gathered, and the host facts are this node's.
+python3 - "$T" <<'EOF'
+import json, sys
+t = sys.argv[1]
+spec = open(t + "/spec.yaml").read()
+json.dump({"spec": spec, "service": "web", "container": {"service": "web", "replica": 5},
+           "host": {"env": {"STALE": "x"}}}, open(t + "/envelope-in.json", "w"))
+EOF
+: > "$T/log"
+pull --server "$URL" --bundle "$T/b-env" "$T/envelope-in.json"
+check "an envelope as SPEC is pulled" [ "$(rc)" = 0 ]
+check "the envelope's host facts are replaced, and the node says so" \
+    contains "$T/err" "the envelope's host facts are replaced"
+if python3 - "$T" <<'EOF'
+import json, sys
+t = sys.argv[1]
+body = json.loads(json.loads(open(t + "/log").readline())["body"])
+ok = (body["spec"] == open(t + "/spec.yaml").read() and body["container"]["replica"] == 5
+      and body["host"]["env"] == {"OCR_PULL_NODE_VALUE": "node-side value"})
+sys.exit(0 if ok else 1)
+EOF
+then ok "envelope members kept, facts for its spec gathered"; else not_ok "envelope as SPEC"; fi
 # A server behind a path prefix: /render goes below it.
 : > "$T/log"
 pull --server "$URL/ocirender/" --bundle "$T/b0" "$T/spec.yaml"

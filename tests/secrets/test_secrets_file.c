@@ -41,7 +41,7 @@ static struct secrets *make_file(const char *path, struct err *err)
     s.kind = SECRETS_FILE;
     s.file_path = path;
     s.cache_ttl_ms = 30000;
-    s.log_level = SECRETS_LOG_ERROR;
+    s.log_level = LOG_ERROR;
     return secrets_create(&s, err);
 }
 
@@ -279,7 +279,7 @@ static void test_settings_from_env(void)
     CHECK_INT(s.vault_max_retries, 5);
     CHECK(s.vault_skip_verify);
     CHECK_INT(s.cache_ttl_ms, 7000);
-    CHECK_INT(s.log_level, SECRETS_LOG_DEBUG);
+    CHECK_INT(s.log_level, LOG_DEBUG);
     setenv("VAULT_ADDR", "https://vault:8200", 1);
     CHECK_INT(secrets_settings_from_env(&s, &err), 0);
     CHECK_STR(s.vault_addr, "https://vault:8200");

@@ -125,7 +125,7 @@ static void test_skip_verify_warns(void)
     s.vault_skip_verify = true;
     s.log = log_capture_fn;
     s.log_ctx = &logs;
-    s.log_level = SECRETS_LOG_WARN;
+    s.log_level = LOG_WARN;
     struct err err;
     char *v = read_api(&s, &err);
     CHECK_STR(v, "tls-value");

@@ -38,7 +38,7 @@ static void settings(struct secrets_settings *s)
     /* Debug logging on everywhere: the redaction test reads what was logged. */
     s->log = log_capture_fn;
     s->log_ctx = &LOGS;
-    s->log_level = SECRETS_LOG_DEBUG;
+    s->log_level = LOG_DEBUG;
 }
 
 static struct secrets *make(const struct secrets_settings *s)

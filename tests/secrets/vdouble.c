@@ -346,7 +346,7 @@ void vd_settings(const struct vdouble *d, struct secrets_settings *s)
     s->vault_retry_wait_max_ms = 30;
     s->fetch_threads = 8;
     s->ready_cache_ms = 1000;
-    s->log_level = SECRETS_LOG_ERROR;
+    s->log_level = LOG_ERROR;
 }
 
 int refs_make(struct render_secret_refs *refs, const char *scope, const char *const *values,
@@ -376,7 +376,7 @@ int refs_make(struct render_secret_refs *refs, const char *scope, const char *co
 
 static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void log_capture_fn(void *ctx, enum secrets_log_level level, const char *msg)
+void log_capture_fn(void *ctx, enum log_level level, const char *msg)
 {
     (void)level;
     struct log_capture *c = ctx;

@@ -56,7 +56,7 @@ struct log_capture {
     char *text; /* all messages, newline separated */
     size_t len;
 };
-void log_capture_fn(void *ctx, enum secrets_log_level level, const char *msg);
+void log_capture_fn(void *ctx, enum log_level level, const char *msg);
 void log_capture_free(struct log_capture *c);
 
 /* Run a command (argv[0] looked up in PATH) quietly; its exit status or -1. */

@@ -61,7 +61,7 @@ static struct secrets *secrets_of_kind(enum secrets_kind kind, const char *file)
     }
     s.kind = kind;
     s.file_path = file;
-    s.log_level = SECRETS_LOG_ERROR;
+    s.log_level = LOG_ERROR;
     return secrets_create(&s, &err);
 }
 
@@ -638,7 +638,7 @@ static void test_render_vault_unreachable(void)
     s.vault_max_retries = 0;
     s.vault_connect_timeout_ms = 500;
     s.vault_timeout_ms = 1000;
-    s.log_level = SECRETS_LOG_ERROR;
+    s.log_level = LOG_ERROR;
     struct secrets *sec = secrets_create(&s, &err);
     if (!sec) {
         SKIP("the vault provider could not be created here");
