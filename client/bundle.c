@@ -496,9 +496,9 @@ static bool name_is_ours(const char *name, const json_t *a, const json_t *b)
 /* ---- the bundle directory and what lies beside it ---- */
 
 /*
- * Beside DIR, in its parent, live two things: the lock file `.<base>.lock` (stable: DIR itself
- * is replaced by every write, so it cannot carry the lock) and, while a write is under way,
- * the stage `.<base>.stage-<pid>-<n>` where the new bundle is assembled.
+ * Beside DIR, in its parent, live two things while a write is under way: the lock file
+ * `.<base>.lock` (DIR itself is replaced by every write, so it cannot carry the lock) and the
+ * stage `.<base>.stage-<pid>-<n>` where the new bundle is assembled. Both are gone after it.
  */
 struct bundle_dir {
     const char *path; /* DIR, absolute, for messages */
@@ -554,13 +554,53 @@ static int open_parent(const char *path, char *parent, size_t size, int *pfd, st
     return *pfd < 0 ? sys_err(err, parent, "cannot open the directory") : 0;
 }
 
-/* Writers take turns on an exclusive flock of `<parent>/.<base>.lock`. The lock makes it safe
- * to treat every stage found in the parent as left by a killed writer. */
+/* Is the locked file still the one the name points to? A writer that finished unlinked it. */
+static bool lock_file_current(int pfd, const char *name, int fd)
+{
+    struct stat named, held;
+    return fstatat(pfd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 && fstat(fd, &held) == 0 &&
+           named.st_dev == held.st_dev && named.st_ino == held.st_ino;
+}
+
+static int lock_bundle_once(struct bundle_ctx *c, const char *name, const char *shown,
+                            struct err *err);
+
+/*
+ * Writers take turns on an exclusive flock of `<parent>/.<base>.lock`. The lock makes it safe
+ * to treat every stage found in the parent as left by a killed writer. The holder unlinks the
+ * file before it lets go (unlock_bundle), so nothing stays beside DIR; a waiter that then gets
+ * the lock of the unlinked file sees that the name no longer leads to it and tries again.
+ */
 static int lock_bundle(struct bundle_ctx *c, struct err *err)
 {
     char name[NAME_MAX + 16], shown[PATH_MAX + NAME_MAX + 16];
     snprintf(name, sizeof(name), ".%s.lock", c->base);
     joined(shown, sizeof(shown), c->parent, name);
+    for (;;) {
+        if (lock_bundle_once(c, name, shown, err)) {
+            return -1;
+        }
+        if (lock_file_current(c->cur.pfd, name, c->lockfd)) {
+            return 0;
+        }
+        close(c->lockfd);
+        c->lockfd = -1;
+    }
+}
+
+/* Remove the lock file while still holding it (see lock_bundle); closing then releases it. */
+static void unlock_bundle(struct bundle_ctx *c)
+{
+    char name[NAME_MAX + 16];
+    snprintf(name, sizeof(name), ".%s.lock", c->base);
+    if (c->lockfd >= 0 && lock_file_current(c->cur.pfd, name, c->lockfd)) {
+        unlinkat(c->cur.pfd, name, 0);
+    }
+}
+
+static int lock_bundle_once(struct bundle_ctx *c, const char *name, const char *shown,
+                            struct err *err)
+{
     c->lockfd = openat(c->cur.pfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                        0600);
     if (c->lockfd < 0) {
@@ -903,9 +943,9 @@ static int plan_rootfs(struct bundle_ctx *c, struct err *err)
                             rootfs_check(&c->cur, c->rootfs, c->target, err))) {
         return -1;
     }
-    /* Without --rootfs an existing rootfs directory, populated or not, is the operator's: it is
-     * carried into the new bundle. Otherwise the new bundle makes its own. */
-    c->make_rootfs = c->target || (c->rootfs != RF_DIR && c->rootfs != RF_EMPTY_DIR);
+    /* Without --rootfs an existing rootfs, a directory (populated or not) or a symlink, is the
+     * operator's: it is carried into the new bundle. Otherwise the new bundle makes its own. */
+    c->make_rootfs = c->target || c->rootfs == RF_ABSENT;
     return 0;
 }
 
@@ -1495,6 +1535,22 @@ static int rootfs_target(const char *rootfs, char *out, struct err *err)
     return 0;
 }
 
+/* Without --rootfs, a rootfs symlink already in DIR is kept; runc refuses a symlinked rootfs,
+ * so root.path names what it leads to, as with --rootfs. A link that leads to no directory is
+ * left alone (runc will say so). */
+static int point_root_at_kept_link(const char *dir, struct bundle_envelope *env, char *real,
+                                   struct err *err)
+{
+    char link[PATH_MAX + 8];
+    struct stat st;
+    snprintf(link, sizeof(link), "%s/rootfs", dir);
+    if (lstat(link, &st) != 0 || !S_ISLNK(st.st_mode) || !realpath(link, real) ||
+        stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return 0;
+    }
+    return point_root_at(env, real, err);
+}
+
 static void ctx_release(struct bundle_ctx *c)
 {
     json_decref(c->new_names);
@@ -1513,7 +1569,8 @@ int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *en
 {
     char path[PATH_MAX], target[PATH_MAX];
     if (bundle_abs_path(dir, path, sizeof(path), err) ||
-        (rootfs && (rootfs_target(rootfs, target, err) || point_root_at(env, target, err)))) {
+        (rootfs && (rootfs_target(rootfs, target, err) || point_root_at(env, target, err))) ||
+        (!rootfs && point_root_at_kept_link(path, env, target, err))) {
         return -1;
     }
     struct bundle_ctx c = {
@@ -1531,6 +1588,7 @@ int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *en
     if (rc == 0) {
         recover_stages(&c);
         rc = write_locked(&c, err);
+        unlock_bundle(&c);
     }
     ctx_release(&c);
     return rc;
