@@ -36,6 +36,8 @@ struct provider_ops {
     int (*reload)(void *impl, struct err *err);
     int (*ready)(void *impl, struct err *err);
     void (*destroy)(void *impl);
+    /* Optional: end requests in progress at once (the service is being destroyed). */
+    void (*abort)(void *impl);
 };
 
 /* Logging: messages are built by the caller and must never contain a value or a token. */

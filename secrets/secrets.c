@@ -486,6 +486,10 @@ void secrets_destroy(struct secrets *sec)
     if (!sec) {
         return;
     }
+    /* Threads blocked on a slow vault must not hold up the process's exit. */
+    if (sec->impl && sec->ops->abort) {
+        sec->ops->abort(sec->impl);
+    }
     ready_thread_stop(sec);
     pthread_mutex_lock(&sec->lock);
     sec->stopping = true;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,25 @@ struct vault_http {
     pthread_mutex_t pool_lock;
     CURL *pool[MAX_POOLED_HANDLES];
     unsigned pooled;
+
+    atomic_bool aborting; /* shutting down: transfers and retry waits stop at once */
 };
+
+void vault_http_abort(struct vault_http *h)
+{
+    atomic_store(&h->aborting, true);
+}
+
+/* libcurl calls this about once a second and on progress; non-zero aborts the transfer. */
+static int on_progress(void *ptr, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&((struct vault_http *)ptr)->aborting) ? 1 : 0;
+}
 
 /* ---- share locks ---- */
 
@@ -468,6 +487,9 @@ static void perform(struct vault_http *h, const char *url, const struct vault_re
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, at->errbuf);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)LIMIT_VAULT_RESPONSE);
     if (req->body) {
@@ -532,10 +554,15 @@ static bool tls_trust_failure(CURLcode code)
     }
 }
 
-static void sleep_ms(unsigned ms)
+/* A retry wait, in slices so that shutting down (vault_http_abort) does not wait it out. */
+static void sleep_ms(const struct vault_http *h, unsigned ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    while (ms && !atomic_load(&h->aborting)) {
+        unsigned slice = ms < 50 ? ms : 50;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        ms -= slice;
     }
 }
 
@@ -681,7 +708,7 @@ int vault_http_do(struct vault_http *h, const struct vault_req *req, const char 
         secrets_logf(h->log, SECRETS_LOG_INFO, "%s: vault answered %ld%s%s; retry %u/%u in %u ms",
                      what, resp->status, at.code ? ", " : "",
                      at.code ? curl_easy_strerror(at.code) : "", failures, retries, wait);
-        sleep_ms(wait);
+        sleep_ms(h, wait);
     }
     headers_free(headers);
     free(url);

@@ -37,4 +37,52 @@ fi
 http GET /healthz
 check "the server is healthy afterwards" "$CODE" 200
 stop_server
+
+# ---- SIGTERM with renders parked on the vault ----------------------------------------------------
+# A parked render is in flight: the drain waits for it (the vault answers within the 10 s
+# drain), it gets its 200, and the server exits 0. A second SIGTERM cuts the drain short:
+# a render still parked then gets a 503 with Retry-After instead of being dropped.
+park_render() { # park_render NAME OUT: POST a render needing $S:NAME in the background
+    printf 'version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: "example/web:1"}\n    env:\n      X: $S:%s\n' "$1" >"$WORK/$1.yaml"
+    curl -sS -o "$WORK/$2.body" -w '%{http_code}' --max-time 60 -H 'Content-Type: application/yaml' \
+        --data-binary "@$WORK/$1.yaml" "$URL/render" >"$WORK/$2.code" 2>/dev/null &
+    CURL_PID=$!
+}
+wait_parked() { # wait_parked N: until N requests are in flight (10 s at most)
+    i=0
+    while [ $i -lt 100 ]; do
+        n=$(curl -s "$URL/metrics" | awk '/^ocirender_inflight_requests / {print $2}')
+        [ "${n:-0}" -gt "$1" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+curl -sf -X POST "http://127.0.0.1:$CPORT/kv" -d '{"path":"shop/drain1","data":{"value":"d1"}}' >/dev/null
+curl -sf -X POST "http://127.0.0.1:$CPORT/kv" -d '{"path":"shop/drain2","data":{"value":"d2"}}' >/dev/null
+curl -sf -X POST "http://127.0.0.1:$CPORT/fault" -d '{"match":"shop/drain1","count":-1,"kind":"delay","delay":2}' >/dev/null
+curl -sf -X POST "http://127.0.0.1:$CPORT/fault" -d '{"match":"shop/drain2","count":-1,"kind":"delay","delay":30}' >/dev/null
+export VAULT_CLIENT_TIMEOUT=40s
+start_server --threads 2 || exit 1
+park_render drain1 r1
+wait_parked 1
+kill -TERM "$PID"
+wait "$PID"
+check "SIGTERM with a parked render: exit status" "$?" 0
+PID=""
+wait "$CURL_PID"
+check "the parked render finished during the drain" "$(cat "$WORK/r1.code")" 200
+check_contains "with its value" "$(cat "$WORK/r1.body")" "X=d1"
+
+start_server --threads 2 || exit 1
+park_render drain2 r2
+wait_parked 1
+kill -TERM "$PID"
+sleep 0.5
+kill -TERM "$PID"
+wait "$PID"
+check "a second SIGTERM: exit status" "$?" 0
+PID=""
+wait "$CURL_PID"
+check "a render still parked gets 503, not a dropped connection" "$(cat "$WORK/r2.code")" 503
+check_contains "the 503 says why" "$(cat "$WORK/r2.body")" "shutting down"
 finish
