@@ -39,7 +39,7 @@ check "the server is healthy afterwards" "$CODE" 200
 stop_server
 
 # ---- SIGTERM with renders parked on the vault ----------------------------------------------------
-# A parked render is in flight: the drain waits for it (the vault answers within the 10 s
+# A parked render is in flight: the drain waits for it (the vault answers after 2 s, within the 10 s
 # drain), it gets its 200, and the server exits 0. A second SIGTERM cuts the drain short:
 # a render still parked then gets a 503 with Retry-After instead of being dropped.
 park_render() { # park_render NAME OUT: POST a render needing $S:NAME in the background
@@ -62,7 +62,8 @@ curl -sf -X POST "http://127.0.0.1:$CPORT/kv" -d '{"path":"shop/drain2","data":{
 curl -sf -X POST "http://127.0.0.1:$CPORT/fault" -d '{"match":"shop/drain1","count":-1,"kind":"delay","delay":2}' >/dev/null
 curl -sf -X POST "http://127.0.0.1:$CPORT/fault" -d '{"match":"shop/drain2","count":-1,"kind":"delay","delay":30}' >/dev/null
 export VAULT_CLIENT_TIMEOUT=40s
-start_server --threads 2 || exit 1
+# --connection-timeout 1: a parked render outlives the idle timeout (its deadline is ours).
+start_server --threads 2 --connection-timeout 1 || exit 1
 park_render drain1 r1
 wait_parked 1
 kill -TERM "$PID"
