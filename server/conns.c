@@ -51,7 +51,6 @@ struct conns {
     struct conns_options o;
     struct conn *head;
     struct ip_count *ips[IP_BUCKETS];
-    unsigned long long cut_total;
 };
 
 static uint64_t now_ms(void)
@@ -368,15 +367,6 @@ size_t conns_sweep(struct conns *t)
         shutdown(c->fd, SHUT_RDWR);
         n++;
     }
-    t->cut_total += n;
-    pthread_mutex_unlock(&t->lock);
-    return n;
-}
-
-unsigned long long conns_cut_total(struct conns *t)
-{
-    pthread_mutex_lock(&t->lock);
-    unsigned long long n = t->cut_total;
     pthread_mutex_unlock(&t->lock);
     return n;
 }

@@ -79,7 +79,5 @@ void conns_set_phase(struct conns *t, struct conn *c, enum conn_phase phase);
 const char *conns_cut_reason(struct conns *t, const struct conn *c);
 /* Cut every connection past its deadline; returns how many. */
 size_t conns_sweep(struct conns *t);
-/* Connections cut so far (for metrics). */
-unsigned long long conns_cut_total(struct conns *t);
 
 #endif
