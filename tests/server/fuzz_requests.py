@@ -8,7 +8,7 @@ validate, envelope, probes; with queries and headers) with 1 to 4 random bytes o
 line, headers or body replaced. The Content-Length and Connection headers are left intact and
 Content-Length is recomputed, so the framing stays one request per connection. After each
 request the server's access log must grow by exactly one line; no answer and no log line may
-be a 500. Prints the figures as one JSON line; exit status 0 when every check passed.
+be a 500 (other 5xx are answers about the request, e.g. 505 for "HTTP/9.1"). Prints the figures as one JSON line; exit status 0 when every check passed.
 """
 import json
 import os
@@ -122,7 +122,7 @@ def main():
         data = assemble(line, headers, body)
         status = exchange(port, data)
         statuses[status] = statuses.get(status, 0) + 1
-        if status >= 500:
+        if status == 500:
             failures.append("request %d got %d: %r" % (i, status, data[:200]))
         want = start_lines + i + 1
         got = log.wait_for(want, 5 * slow)
@@ -137,7 +137,7 @@ def main():
     extra = len(log.lines) - start_lines - n
     if extra:
         failures.append("%d access-log lines more than requests" % extra)
-    logged_500 = [d for d in log.lines if d.get("status", 0) >= 500]
+    logged_500 = [d for d in log.lines if d.get("status") == 500]
     if logged_500:
         failures.append("500s in the access log: %s" % logged_500[:3])
     print(json.dumps({"requests": n, "seed": seed, "log_lines": len(log.lines),

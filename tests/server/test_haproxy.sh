@@ -127,6 +127,8 @@ for line in open(sys.argv[1], errors="replace"):
         redispatched += m.group(1) == "+"
 print("%d requests logged, %d retried, %d redispatched to another replica"
       % (lines, retried, redispatched))' "$WORK/haproxy.log")"
+check_contains "replicas log the client address haproxy forwards (X-Forwarded-For)" \
+    "$(grep '"route":"render"' "$LOG1" | head -1)" '"forwarded_for":"127.0.0.1"'
 check "no replica refused haproxy for too many connections" \
     "$(cat "$LOG1" "$LOG2B" "$LOG3" | grep -c '"status":503')" 0
 for p in $P1 $P2 $P3; do kill -TERM "$p"; done
