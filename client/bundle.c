@@ -93,6 +93,22 @@ static int rootfs_target(const char *rootfs, char *out, struct err *err)
     return 0;
 }
 
+/* Without --rootfs, a rootfs symlink already in DIR is kept; runc refuses a symlinked rootfs,
+ * so root.path names what it leads to, as with --rootfs. A link that leads to no directory is
+ * left alone (runc will say so). */
+static int point_root_at_kept_link(const char *dir, struct bundle_envelope *env, char *real,
+                                   struct err *err)
+{
+    char link[PATH_MAX + 8];
+    struct stat st;
+    snprintf(link, sizeof(link), "%s/rootfs", dir);
+    if (lstat(link, &st) != 0 || !S_ISLNK(st.st_mode) || !realpath(link, real) ||
+        stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return 0;
+    }
+    return point_root_at(env, real, err);
+}
+
 static void ctx_release(struct bundle_ctx *c)
 {
     json_decref(c->new_names);
@@ -111,7 +127,8 @@ int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *en
 {
     char path[PATH_MAX], target[PATH_MAX];
     if (bundle_abs_path(dir, path, sizeof(path), err) ||
-        (rootfs && (rootfs_target(rootfs, target, err) || point_root_at(env, target, err)))) {
+        (rootfs && (rootfs_target(rootfs, target, err) || point_root_at(env, target, err))) ||
+        (!rootfs && point_root_at_kept_link(path, env, target, err))) {
         return -1;
     }
     struct bundle_ctx c = {
@@ -130,6 +147,7 @@ int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *en
     if (rc == 0) {
         bundle_recover_stages(&c);
         rc = write_locked(&c, err);
+        bundle_unlock(&c);
     }
     ctx_release(&c);
     return rc;

@@ -26,9 +26,9 @@
 #define MANIFEST_MAX (128 * 1024) /* BUNDLE_FILES_MAX names of at most NAME_MAX bytes, and more */
 
 /*
- * Beside DIR, in its parent, live two things: the lock file `.<base>.lock` (stable: DIR itself
- * is replaced by every write, so it cannot carry the lock) and, while a write is under way,
- * the stage `.<base>.stage-<pid>-<n>` where the new bundle is assembled.
+ * Beside DIR, in its parent, live two things while a write is under way: the lock file
+ * `.<base>.lock` (DIR itself is replaced by every write, so it cannot carry the lock) and the
+ * stage `.<base>.stage-<pid>-<n>` where the new bundle is assembled. Both are gone after it.
  */
 struct bundle_dir {
     const char *path; /* DIR, absolute, for messages */
@@ -89,6 +89,7 @@ bool bundle_name_is_ours(const char *name, const json_t *a, const json_t *b);
 
 int bundle_open_parent(const char *path, char *parent, size_t size, int *pfd, struct err *err);
 int bundle_lock(struct bundle_ctx *c, struct err *err);
+void bundle_unlock(struct bundle_ctx *c);
 /* Roll back or clean up every stage a killed writer left (warnings only). */
 void bundle_recover_stages(const struct bundle_ctx *c);
 /* Check everything before any write: refusals happen here. */

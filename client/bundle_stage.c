@@ -52,13 +52,53 @@ int bundle_open_parent(const char *path, char *parent, size_t size, int *pfd, st
     return *pfd < 0 ? bundle_sys_err(err, parent, "cannot open the directory") : 0;
 }
 
-/* Writers take turns on an exclusive flock of `<parent>/.<base>.lock`. The lock makes it safe
- * to treat every stage found in the parent as left by a killed writer. */
+/* Is the locked file still the one the name points to? A writer that finished unlinked it. */
+static bool lock_file_current(int pfd, const char *name, int fd)
+{
+    struct stat named, held;
+    return fstatat(pfd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 && fstat(fd, &held) == 0 &&
+           named.st_dev == held.st_dev && named.st_ino == held.st_ino;
+}
+
+static int lock_once(struct bundle_ctx *c, const char *name, const char *shown,
+                     struct err *err);
+
+/*
+ * Writers take turns on an exclusive flock of `<parent>/.<base>.lock`. The lock makes it safe
+ * to treat every stage found in the parent as left by a killed writer. The holder unlinks the
+ * file before it lets go (bundle_unlock), so nothing stays beside DIR; a waiter that then gets
+ * the lock of the unlinked file sees that the name no longer leads to it and tries again.
+ */
 int bundle_lock(struct bundle_ctx *c, struct err *err)
 {
     char name[NAME_MAX + 16], shown[PATH_MAX + NAME_MAX + 16];
     snprintf(name, sizeof(name), ".%s.lock", c->base);
     bundle_joined(shown, sizeof(shown), c->parent, name);
+    for (;;) {
+        if (lock_once(c, name, shown, err)) {
+            return -1;
+        }
+        if (lock_file_current(c->cur.pfd, name, c->lockfd)) {
+            return 0;
+        }
+        close(c->lockfd);
+        c->lockfd = -1;
+    }
+}
+
+/* Remove the lock file while still holding it (see bundle_lock); closing then releases it. */
+void bundle_unlock(struct bundle_ctx *c)
+{
+    char name[NAME_MAX + 16];
+    snprintf(name, sizeof(name), ".%s.lock", c->base);
+    if (c->lockfd >= 0 && lock_file_current(c->cur.pfd, name, c->lockfd)) {
+        unlinkat(c->cur.pfd, name, 0);
+    }
+}
+
+static int lock_once(struct bundle_ctx *c, const char *name, const char *shown,
+                     struct err *err)
+{
     c->lockfd = openat(c->cur.pfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                        0600);
     if (c->lockfd < 0) {
@@ -404,9 +444,9 @@ static int plan_rootfs(struct bundle_ctx *c, struct err *err)
                             rootfs_check(&c->cur, c->rootfs, c->target, err))) {
         return -1;
     }
-    /* Without --rootfs an existing rootfs directory, populated or not, is the operator's: it is
-     * carried into the new bundle. Otherwise the new bundle makes its own. */
-    c->make_rootfs = c->target || (c->rootfs != RF_DIR && c->rootfs != RF_EMPTY_DIR);
+    /* Without --rootfs an existing rootfs, a directory (populated or not) or a symlink, is the
+     * operator's: it is carried into the new bundle. Otherwise the new bundle makes its own. */
+    c->make_rootfs = c->target || c->rootfs == RF_ABSENT;
     return 0;
 }
 

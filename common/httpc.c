@@ -1,6 +1,7 @@
 #include "common/httpc.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,34 @@ struct httpc {
     pthread_mutex_t pool_lock;
     CURL *pool[MAX_POOL];
     unsigned pooled, max_pooled;
+    atomic_bool aborting; /* httpc_abort: transfers and retry waits end at once */
 };
+
+void httpc_abort(struct httpc *h)
+{
+    atomic_store(&h->aborting, true);
+}
+
+/* libcurl calls this about once a second and on progress; non-zero aborts the transfer. */
+static int on_progress(void *ptr, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&((struct httpc *)ptr)->aborting) ? 1 : 0;
+}
+
+/* A retry wait in slices, so that httpc_abort does not have to wait it out. */
+static void wait_unless_aborted(struct httpc *h, unsigned ms)
+{
+    while (ms && !atomic_load(&h->aborting)) {
+        unsigned slice = ms < 50 ? ms : 50;
+        clock_sleep_ms(slice);
+        ms -= slice;
+    }
+}
 
 /* ---- share handle and pool ---- */
 
@@ -151,6 +179,9 @@ static CURLcode configure(struct httpc *h, CURL *c, const struct httpc_request *
     SET(CURLOPT_HTTPHEADER, rq->headers);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, r);
+    SET(CURLOPT_NOPROGRESS, 0L);
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SET(CURLOPT_XFERINFODATA, h);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_body);
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -352,7 +383,7 @@ int httpc_send(struct httpc *h, struct httpc_request *rq, const struct httpc_pol
         }
         notice(p, reply, wait, failures);
         failures++;
-        clock_sleep_ms(wait);
+        wait_unless_aborted(h, wait);
     }
     return reply->code == CURLE_OK ? 0 : -1;
 }

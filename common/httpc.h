@@ -34,6 +34,8 @@ struct httpc;
  * libcurl cannot make the share handle. */
 struct httpc *httpc_create(unsigned max_pooled) WARN_UNUSED;
 void httpc_destroy(struct httpc *h);
+/* Shutting down: transfers in progress and retry waits end at once (thread-safe). */
+void httpc_abort(struct httpc *h);
 
 struct httpc_request {
     const char *url;

@@ -97,6 +97,21 @@ struct handler_app {
 typedef int (*handler_fn)(const struct http_req *req, struct http_resp *resp,
                           struct handler_app *app);
 
+/*
+ * Routes that may wait for the vault also have a two-step form, so the server can park the
+ * request instead of a thread (server/httpd.c suspends the connection). begin answers at once
+ * (resp filled, *job NULL) when the request fails early or every secret is at hand; otherwise
+ * it returns 0 with *job set and `wake(ctx)` is called once, from a secrets thread, when the
+ * vault has answered. finish answers (a 504 naming the reference when called before wake,
+ * i.e. the caller's deadline passed) and frees the job; cancel frees it without answering.
+ * All return -1 only when no response could be built.
+ */
+struct render_job;
+typedef void (*handler_wake_fn)(void *ctx);
+typedef int (*handler_begin_fn)(const struct http_req *req, struct http_resp *resp,
+                                struct handler_app *app, handler_wake_fn wake, void *ctx,
+                                struct render_job **job);
+
 /* ---- routes.c ---------------------------------------------------------------------------- */
 
 enum route_flags {
@@ -111,6 +126,7 @@ struct route {
     const char *name; /* metrics label: "render", "validate", ... */
     handler_fn fn;
     unsigned flags;
+    handler_begin_fn begin; /* the two-step form, or NULL */
 };
 
 /*
@@ -152,6 +168,13 @@ struct render_query {
  * parameters and bad values are ERR_BAD_REQUEST (400) naming the parameter.
  */
 int http_render_query(const struct http_req *req, struct render_query *out, struct err *err);
+
+/*
+ * Client bytes made safe to echo in JSON text (problem details, log lines): valid UTF-8 is
+ * kept, each byte of an invalid sequence and each control character becomes "\xNN". The
+ * result is truncated at a character boundary to fit `out` (out_len >= 1).
+ */
+void http_text_sanitize(const char *in, char *out, size_t out_len);
 
 /* The server's check for X-Request-Id: 1..128 printable ASCII characters. */
 bool http_request_id_valid(const char *id);
@@ -199,6 +222,11 @@ json_t *http_err_issues_new(const struct err *err) WARN_UNUSED;
 
 int handler_render_post(const struct http_req *req, struct http_resp *resp,
                         struct handler_app *app);
+int handler_render_begin(const struct http_req *req, struct http_resp *resp,
+                         struct handler_app *app, handler_wake_fn wake, void *ctx,
+                         struct render_job **job);
+int handler_render_finish(struct render_job *job, struct http_resp *resp);
+void handler_render_cancel(struct render_job *job);
 int handler_validate_post(const struct http_req *req, struct http_resp *resp,
                           struct handler_app *app);
 int handler_healthz_get(const struct http_req *req, struct http_resp *resp,

@@ -1,6 +1,7 @@
 /*
  * GET /readyz: readiness. Ready when the secrets provider can serve (for vault: reachable,
- * unsealed, token valid; secrets_ready rate-limits its own checks) and the server is not
+ * unsealed, token valid, as last seen by the background check: the probe never waits for the
+ * vault) and the server is not
  * draining. The answer is a probe document, not a client error: {"ready", "provider",
  * "detail"} with 200 or 503 (plus Retry-After when the provider knows when to retry).
  */
@@ -31,7 +32,7 @@ int handler_readyz_get(const struct http_req *req, struct http_resp *resp, struc
     }
     struct err err;
     err_init(&err);
-    if (secrets_ready(app->secrets, &err) == 0) {
+    if (secrets_ready_nowait(app->secrets, &err) == 0) {
         return reply_readiness(resp, true, provider, NULL);
     }
     if (reply_readiness(resp, false, provider, err_message(&err))) {

@@ -77,6 +77,99 @@ static int render_and_reply(const struct http_req *req, struct http_resp *resp,
     return rc;
 }
 
+/* ---- the same in two steps: the server waits for the vault without holding a thread ---- */
+
+struct render_job {
+    struct handler_app *app;
+    struct render_query q;
+    struct render_request *rr;
+    struct render_secret_refs refs;
+    struct secrets_wait *wait;
+};
+
+static void job_free(struct render_job *job)
+{
+    if (job) {
+        render_secret_refs_release(&job->refs);
+        render_request_free(job->rr);
+        free(job);
+    }
+}
+
+/* Render with the values in hand and answer; releases `values`. */
+static int render_resolved(struct render_job *job, struct http_resp *resp, json_t *values,
+                           json_t *list)
+{
+    struct err err;
+    err_init(&err);
+    struct render_result res = {0};
+    int rc;
+    if (render_execute(job->rr, &job->app->settings, values, &res, &err)) {
+        rc = http_reply_problem(resp, &err);
+    } else {
+        rc = reply_rendered(resp, &res, &job->q, list);
+    }
+    json_decref(list);
+    secrets_values_free(values);
+    render_result_release(&res);
+    return rc;
+}
+
+int handler_render_begin(const struct http_req *req, struct http_resp *resp,
+                         struct handler_app *app, handler_wake_fn wake, void *ctx,
+                         struct render_job **out)
+{
+    *out = NULL;
+    struct err_issues issues; /* every problem the spec has, reported at once */
+    struct err err;
+    err_init_issues(&err, &issues);
+    enum render_format fmt;
+    struct render_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        return http_reply_error(resp, ERR_NOMEM, NULL, "out of memory");
+    }
+    job->app = app;
+    if (http_body_format(req->content_type, &fmt, &err) || http_render_query(req, &job->q, &err) ||
+        render_request_parse(req->body ? req->body : "", req->body_len, fmt, &job->q.params,
+                             &job->rr, &err) ||
+        render_request_secret_refs(job->rr, &job->refs, &err) ||
+        handler_check_scopes(req, render_request_scope(job->rr), &job->refs, &err) ||
+        secrets_wait_begin(app->secrets, &job->refs, wake, ctx, &job->wait, &err)) {
+        job_free(job);
+        return http_reply_problem(resp, &err);
+    }
+    if (secrets_wait_pending(job->wait)) {
+        *out = job; /* wake(ctx) comes when the vault has answered */
+        return 0;
+    }
+    return handler_render_finish(job, resp);
+}
+
+int handler_render_finish(struct render_job *job, struct http_resp *resp)
+{
+    struct err err;
+    err_init(&err);
+    json_t *values = NULL, *list = NULL;
+    int rc;
+    if (secrets_wait_finish(job->wait, &values, &list, &err)) {
+        rc = http_reply_problem(resp, &err);
+    } else {
+        rc = render_resolved(job, resp, values, list);
+    }
+    job_free(job);
+    return rc;
+}
+
+void handler_render_cancel(struct render_job *job)
+{
+    if (job) {
+        struct err ignored;
+        err_init(&ignored);
+        secrets_wait_finish(job->wait, NULL, NULL, &ignored);
+        job_free(job);
+    }
+}
+
 int handler_render_post(const struct http_req *req, struct http_resp *resp, struct handler_app *app)
 {
     struct err err;

@@ -25,14 +25,23 @@ static void problem_type(enum err_code code, char *out, size_t out_len)
     }
 }
 
+/* Messages and paths may quote client bytes (a query value, a header, a spec key): invalid
+ * UTF-8 is escaped so the document can always be built. */
+static int set_text(json_t *obj, const char *key, const char *text)
+{
+    char safe[4 * (ERR_PATH_MAX + ERR_MSG_MAX) + 8];
+    http_text_sanitize(text, safe, sizeof(safe));
+    return jsonx_set_str(obj, key, safe);
+}
+
 json_t *http_err_issues_new(const struct err *err)
 {
     json_t *list = json_array();
     for (unsigned i = 0; list && i < err_issue_count(err); i++) {
         const struct err_issue *is = err_issue_at(err, i);
         json_t *item = json_object();
-        if (!item || json_array_append_new(list, item) || jsonx_set_str(item, "path", is->path) ||
-            jsonx_set_str(item, "message", is->msg)) {
+        if (!item || json_array_append_new(list, item) || set_text(item, "path", is->path) ||
+            set_text(item, "message", is->msg)) {
             json_decref(list);
             return NULL;
         }
@@ -73,7 +82,7 @@ json_t *http_problem_new(int status, const struct err *err)
     json_t *doc = json_object();
     if (!doc || jsonx_set_str(doc, "type", type) ||
         jsonx_set_str(doc, "title", err_code_title(code)) || jsonx_set_int(doc, "status", status) ||
-        jsonx_set_str(doc, "detail", detail) || jsonx_set_str(doc, "code", err_code_name(code)) ||
+        set_text(doc, "detail", detail) || jsonx_set_str(doc, "code", err_code_name(code)) ||
         json_object_set_new(doc, "errors", http_err_issues_new(err))) {
         json_decref(doc);
         return NULL;

@@ -293,3 +293,61 @@ int handler_check_scopes(const struct http_req *req, const char *scope,
     }
     return 0;
 }
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when the bytes there are not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (c == 0xe0) {
+        lo = 0xa0;
+    } else if (c == 0xed) {
+        hi = 0x9f;
+    } else if (c == 0xf0) {
+        lo = 0x90;
+    } else if (c == 0xf4) {
+        hi = 0x8f;
+    }
+    if (!n || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+void http_text_sanitize(const char *in, char *out, size_t out_len)
+{
+    const unsigned char *s = (const unsigned char *)(in ? in : "");
+    size_t k = 0;
+    while (*s) {
+        size_t n = utf8_sequence(s);
+        if (n) {
+            if (k + n >= out_len) {
+                break;
+            }
+            memcpy(out + k, s, n);
+            k += n;
+            s += n;
+            continue;
+        }
+        if (k + 4 >= out_len) {
+            break;
+        }
+        static const char hex[] = "0123456789abcdef";
+        out[k++] = '\\';
+        out[k++] = 'x';
+        out[k++] = hex[*s >> 4];
+        out[k++] = hex[*s & 15];
+        s++;
+    }
+    out[k] = '\0';
+}

@@ -5,15 +5,15 @@
 #include <string.h>
 
 static const struct route route_table[] = {
-    {"POST", "/render", "render", handler_render_post, ROUTE_BODY | ROUTE_AUTH},
-    {"POST", "/validate", "validate", handler_validate_post, ROUTE_BODY | ROUTE_AUTH},
-    {"GET", "/healthz", "healthz", handler_healthz_get, 0},
-    {"GET", "/readyz", "readyz", handler_readyz_get, 0},
-    {"GET", "/metrics", "metrics", handler_metrics_get, 0},
-    {"GET", "/version", "version", handler_version_get, 0},
+    {"POST", "/render", "render", handler_render_post, ROUTE_BODY | ROUTE_AUTH, handler_render_begin},
+    {"POST", "/validate", "validate", handler_validate_post, ROUTE_BODY | ROUTE_AUTH, NULL},
+    {"GET", "/healthz", "healthz", handler_healthz_get, 0, NULL},
+    {"GET", "/readyz", "readyz", handler_readyz_get, 0, NULL},
+    {"GET", "/metrics", "metrics", handler_metrics_get, 0, NULL},
+    {"GET", "/version", "version", handler_version_get, 0, NULL},
     /* Same body handling and auth as /render, so the benchmark compares like with like. */
     {"POST", "/bench/static", "bench_static", handler_bench_static_post,
-     ROUTE_BODY | ROUTE_AUTH | ROUTE_BENCH},
+     ROUTE_BODY | ROUTE_AUTH | ROUTE_BENCH, NULL},
 };
 
 const struct route *routes_table(size_t *n)

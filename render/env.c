@@ -472,13 +472,35 @@ static int resolve_value(struct rctx *c, const char *key, const char *value, con
     return 0;
 }
 
+/* A name with '=' or a newline would smuggle a second variable into the runtime's KEY=VALUE
+ * list ("A\nPATH=x"); whitespace and control characters are never part of a usable name. NUL
+ * cannot reach here: both loaders refuse it in keys. */
+static bool env_key_ok(const char *key)
+{
+    if (!*key) {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        if (*p == '=' || *p <= 0x20 || *p == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int env_key_error(struct rctx *c, const char *path)
+{
+    return err_set(c->err, ERR_SPEC_INVALID, path,
+                   "environment variable names must be non-empty and must not contain '=', "
+                   "whitespace or control characters");
+}
+
 static int valid_env_key(struct rctx *c, const char *key)
 {
-    if (!*key || strchr(key, '=')) {
+    if (!env_key_ok(key)) {
         char path[ERR_PATH_MAX];
         env_field_path(c, key, path, sizeof(path));
-        return err_set(c->err, ERR_SPEC_INVALID, path,
-                       "environment variable names must be non-empty and must not contain '='");
+        return env_key_error(c, path);
     }
     return 0;
 }
@@ -512,6 +534,11 @@ static int options_env(struct rctx *c)
     for (size_t i = 0; i < json_array_size(pairs); i++) {
         const json_t *p = json_array_get(pairs, i);
         const char *k = json_string_value(json_array_get(p, 0));
+        if (!env_key_ok(k)) {
+            char path[64];
+            snprintf(path, sizeof(path), "options.env[%zu][0]", i);
+            return env_key_error(c, path);
+        }
         if (env_set(c, k, strlen(k), json_string_value(json_array_get(p, 1)))) {
             return -1;
         }

@@ -37,6 +37,8 @@ struct provider_ops {
     int (*reload)(void *impl, struct err *err);
     int (*ready)(void *impl, struct err *err);
     void (*destroy)(void *impl);
+    /* Optional: end requests in progress at once (the service is being destroyed). */
+    void (*abort)(void *impl);
 };
 
 /* Providers. Each copies what it needs from the settings. */

@@ -39,6 +39,14 @@ struct entry_failure {
     char *msg; /* NULL when it could not be copied: the code's title is shown instead */
 };
 
+struct entry;
+struct want;
+struct secrets_wait;
+struct secrets;
+static void ready_thread_stop(struct secrets *sec);
+static void waits_wake(struct secrets_wait *list);
+static struct secrets_wait *entry_final_waits(struct entry *e);
+
 struct entry {
     struct entry *next;  /* hash chain */
     struct entry *qnext; /* fetch queue */
@@ -54,6 +62,8 @@ struct entry {
     json_t *data;
     long resolved_version;
     struct entry_failure fail; /* the provider's error when FAILED */
+    uint64_t queued_ms;     /* when it went into the fetch queue */
+    struct want *waiters;   /* asynchronous waits to wake when it is final */
 };
 
 static const char *const result_names[] = {"ok",          "not_found", "denied", "backend_error",
@@ -92,6 +102,14 @@ struct secrets {
     uint64_t ready_at;
     bool ready_known;
     struct err ready_err;
+    /* Remote providers: readiness is checked by its own thread, so /readyz never waits. */
+    pthread_cond_t ready_cond;
+    pthread_t ready_thread;
+    bool ready_thread_on;
+    bool ready_wanted;
+    bool ready_stopping;
+
+    unsigned timeout_ms; /* VAULT_CLIENT_TIMEOUT: the most a render waits for its secrets */
 
     struct secrets_metrics m;
 };
@@ -324,11 +342,43 @@ static void entry_fetch(struct secrets *sec, struct entry *e)
         e->expires_ms = ferr.code == ERR_SECRET_NOT_FOUND ? now + sec->negative_ttl_ms : now;
     }
     bool keep = sec->ops->remote && e->expires_ms > now && sec->count <= CACHE_MAX_ENTRIES;
+    struct secrets_wait *woken = entry_final_waits(e);
     if (!keep) {
         table_unlink(sec, e);
     }
     pthread_cond_broadcast(&sec->done);
     pthread_mutex_unlock(&sec->lock);
+    waits_wake(woken);
+}
+
+/* A queued fetch nobody can still use: its waiters' deadline (the vault timeout) has passed
+ * while it sat in the queue. It fails as a timeout without asking the vault, so a backlog
+ * drains instead of growing. */
+static bool entry_expired_in_queue(struct secrets *sec, struct entry *e)
+{
+    return sec->timeout_ms && clock_mono_ms() - e->queued_ms >= sec->timeout_ms;
+}
+
+static void entry_fail_unfetched(struct secrets *sec, struct entry *e)
+{
+    struct err ferr;
+    err_init(&ferr);
+    err_set(&ferr, ERR_SECRET_TIMEOUT, NULL,
+            "%s did not answer within %u ms (the read waited in the queue behind others)",
+            sec->ops->name, sec->timeout_ms);
+    metrics_record(&sec->m, &ferr, 0);
+    struct entry_failure fail = {ferr.code, ferr.sys_errno, ferr.retry_after,
+                                 str_dup(err_message(&ferr))};
+    pthread_mutex_lock(&sec->lock);
+    e->state = ENTRY_FAILED;
+    free(e->fail.msg);
+    e->fail = fail;
+    e->expires_ms = clock_mono_ms();
+    struct secrets_wait *woken = entry_final_waits(e);
+    table_unlink(sec, e);
+    pthread_cond_broadcast(&sec->done);
+    pthread_mutex_unlock(&sec->lock);
+    waits_wake(woken);
 }
 
 static void *worker_main(void *arg)
@@ -349,7 +399,11 @@ static void *worker_main(void *arg)
         }
         e->qnext = NULL;
         pthread_mutex_unlock(&sec->lock);
-        entry_fetch(sec, e);
+        if (entry_expired_in_queue(sec, e)) {
+            entry_fail_unfetched(sec, e);
+        } else {
+            entry_fetch(sec, e);
+        }
         pthread_mutex_lock(&sec->lock);
         entry_put(e); /* the queue's reference */
     }
@@ -409,6 +463,8 @@ struct secrets *secrets_create(const struct secrets_settings *s, struct err *err
     pthread_mutex_init(&sec->ready_lock, NULL);
     pthread_cond_init(&sec->done, NULL);
     pthread_cond_init(&sec->work, NULL);
+    pthread_cond_init(&sec->ready_cond, NULL);
+    sec->timeout_ms = s->vault_timeout_ms ? s->vault_timeout_ms : 60000;
     if (s->kind == SECRETS_FILE) {
         sec->impl = file_provider_create(s, &sec->log, err);
     } else if (s->kind == SECRETS_VAULT) {
@@ -420,7 +476,8 @@ struct secrets *secrets_create(const struct secrets_settings *s, struct err *err
     }
     /* Parallel fetches only pay off for a remote provider; the caller fetches one itself. */
     unsigned threads = s->fetch_threads ? s->fetch_threads : 8;
-    if (sec->ops->remote && workers_start(sec, threads > 1 ? threads - 1 : 0, err)) {
+    /* At least one worker: asynchronous waits (secrets_wait_begin) never fetch themselves. */
+    if (sec->ops->remote && workers_start(sec, threads > 1 ? threads - 1 : 1, err)) {
         secrets_destroy(sec);
         return NULL;
     }
@@ -432,6 +489,11 @@ void secrets_destroy(struct secrets *sec)
     if (!sec) {
         return;
     }
+    /* Threads blocked on a slow vault must not hold up the process's exit. */
+    if (sec->impl && sec->ops->abort) {
+        sec->ops->abort(sec->impl);
+    }
+    ready_thread_stop(sec);
     pthread_mutex_lock(&sec->lock);
     sec->stopping = true;
     pthread_cond_broadcast(&sec->work);
@@ -450,6 +512,7 @@ void secrets_destroy(struct secrets *sec)
     }
     pthread_cond_destroy(&sec->done);
     pthread_cond_destroy(&sec->work);
+    pthread_cond_destroy(&sec->ready_cond);
     pthread_mutex_destroy(&sec->ready_lock);
     pthread_mutex_destroy(&sec->lock);
     free(sec);
@@ -466,7 +529,9 @@ const char *secrets_provider_name(const struct secrets *sec)
 struct want {
     const struct render_secret_ref *ref; /* the first reference that needs it */
     struct entry *e;
-    bool mine; /* this call fetches it */
+    bool mine;                /* this call fetches it */
+    struct want *wnext;       /* in e->waiters while an asynchronous wait is registered */
+    struct secrets_wait *w;   /* that wait */
 };
 
 static int make_key(const struct render_secret_ref *r, char **out, struct err *err)
@@ -521,6 +586,7 @@ static struct entry *acquire(struct secrets *sec, const struct render_secret_ref
 static void queue_push(struct secrets *sec, struct entry *e)
 {
     e->refs++;
+    e->queued_ms = clock_mono_ms();
     e->qnext = NULL;
     if (sec->qtail) {
         sec->qtail->qnext = e;
@@ -715,6 +781,242 @@ int secrets_resolve(struct secrets *sec, const struct render_secret_refs *refs, 
     return 0;
 }
 
+/* ---- asynchronous resolution ---- */
+
+/*
+ * One render's wait. The wants are registered on their pending entries (e->waiters); when the
+ * last one becomes final, the fetch thread that finished it calls `wake` (outside sec->lock,
+ * under wake_lock). secrets_wait_finish() unregisters what is still pending and clears `wake`
+ * under wake_lock, so after it returns the callback is neither running nor will run. The
+ * struct is freed by whichever of the two lets go last (refs).
+ */
+struct secrets_wait {
+    struct secrets *sec;
+    const struct render_secret_refs *refs;
+    struct want *wants;
+    size_t *ref_want;
+    char **keys;
+    size_t n_wants;
+    size_t pending;              /* wants not final yet (sec->lock) */
+    struct secrets_wait *wnext;  /* in a list of waits to wake (sec->lock) */
+    pthread_mutex_t wake_lock;
+    secrets_wake_fn wake;        /* NULL once finished */
+    void *wake_ctx;
+    atomic_uint refs_held;
+};
+
+static void wait_free(struct secrets_wait *w)
+{
+    for (size_t i = 0; w->keys && i < w->n_wants; i++) {
+        free(w->keys[i]);
+    }
+    free(w->keys);
+    free(w->ref_want);
+    free(w->wants);
+    pthread_mutex_destroy(&w->wake_lock);
+    free(w);
+}
+
+static void wait_put(struct secrets_wait *w)
+{
+    if (atomic_fetch_sub(&w->refs_held, 1) == 1) {
+        wait_free(w);
+    }
+}
+
+/* Under sec->lock: `e` just became final; the waits whose last pending want it was. */
+static struct secrets_wait *entry_final_waits(struct entry *e)
+{
+    struct secrets_wait *list = NULL;
+    struct want *next;
+    for (struct want *wt = e->waiters; wt; wt = next) {
+        next = wt->wnext;
+        wt->wnext = NULL;
+        struct secrets_wait *w = wt->w;
+        wt->w = NULL;
+        if (--w->pending == 0) {
+            atomic_fetch_add(&w->refs_held, 1); /* the waker's reference */
+            w->wnext = list;
+            list = w;
+        }
+    }
+    e->waiters = NULL;
+    return list;
+}
+
+/* Without sec->lock: call the callbacks of finished waits. */
+static void waits_wake(struct secrets_wait *list)
+{
+    struct secrets_wait *next;
+    for (struct secrets_wait *w = list; w; w = next) {
+        next = w->wnext;
+        pthread_mutex_lock(&w->wake_lock);
+        if (w->wake) {
+            w->wake(w->wake_ctx);
+            w->wake = NULL;
+        }
+        pthread_mutex_unlock(&w->wake_lock);
+        wait_put(w);
+    }
+}
+
+/* Under sec->lock: take the entries, queue the fetches this wait starts, register on the
+ * pending ones. Local providers (no pool) are fetched by the caller afterwards. */
+static int wait_register(struct secrets *sec, struct secrets_wait *w, struct err *err)
+{
+    uint64_t now = clock_mono_ms();
+    bool pool = sec->ops->remote && sec->n_workers > 0;
+    for (size_t i = 0; i < w->n_wants; i++) {
+        struct want *wt = &w->wants[i];
+        wt->e = acquire(sec, wt->ref, w->keys[i], &wt->mine, now);
+        if (!wt->e) {
+            return err_nomem(err);
+        }
+        if (wt->mine && pool) {
+            queue_push(sec, wt->e);
+        }
+        if (wt->e->state == ENTRY_PENDING && (pool || !wt->mine)) {
+            wt->w = w;
+            wt->wnext = wt->e->waiters;
+            wt->e->waiters = wt;
+            w->pending++;
+        }
+    }
+    return 0;
+}
+
+/* Under sec->lock: take the wait's wants off the entries that are still pending. */
+static void wait_unregister(struct secrets_wait *w)
+{
+    for (size_t i = 0; i < w->n_wants; i++) {
+        struct want *wt = &w->wants[i];
+        if (!wt->w) {
+            continue;
+        }
+        struct want **pp = &wt->e->waiters;
+        while (*pp && *pp != wt) {
+            pp = &(*pp)->wnext;
+        }
+        if (*pp) {
+            *pp = wt->wnext;
+        }
+        wt->wnext = NULL;
+        wt->w = NULL;
+    }
+}
+
+int secrets_wait_begin(struct secrets *sec, const struct render_secret_refs *refs,
+                       secrets_wake_fn wake, void *ctx, struct secrets_wait **out, struct err *err)
+{
+    *out = NULL;
+    struct secrets_wait *w = calloc(1, sizeof(*w));
+    size_t n = refs->n ? refs->n : 1;
+    if (!w || !(w->wants = calloc(n, sizeof(*w->wants))) ||
+        !(w->ref_want = calloc(n, sizeof(*w->ref_want))) ||
+        !(w->keys = calloc(n, sizeof(*w->keys)))) {
+        if (w) {
+            free(w->wants);
+            free(w->ref_want);
+            free(w);
+        }
+        return err_nomem(err);
+    }
+    pthread_mutex_init(&w->wake_lock, NULL);
+    atomic_init(&w->refs_held, 1);
+    w->sec = sec;
+    w->refs = refs;
+    w->wake = wake;
+    w->wake_ctx = ctx;
+    if (plan(refs, w->wants, &w->n_wants, w->ref_want, w->keys, err)) {
+        wait_free(w);
+        return -1;
+    }
+    pthread_mutex_lock(&sec->lock);
+    int rc = wait_register(sec, w, err);
+    pthread_mutex_unlock(&sec->lock);
+    /* Local providers answer at once: fetch here, as secrets_resolve does. */
+    for (size_t i = 0; rc == 0 && i < w->n_wants; i++) {
+        if (w->wants[i].mine && w->wants[i].e->state == ENTRY_PENDING &&
+            !(sec->ops->remote && sec->n_workers > 0)) {
+            entry_fetch(sec, w->wants[i].e);
+        }
+    }
+    *out = w;
+    if (rc) {
+        struct err ignored;
+        err_init(&ignored);
+        secrets_wait_finish(w, NULL, NULL, &ignored);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+bool secrets_wait_pending(struct secrets_wait *w)
+{
+    pthread_mutex_lock(&w->sec->lock);
+    bool pending = w->pending > 0;
+    pthread_mutex_unlock(&w->sec->lock);
+    return pending;
+}
+
+/* The first reference whose secret is not final yet: the render failed waiting for it. */
+static int wait_timed_out(const struct secrets_wait *w, struct err *err)
+{
+    for (size_t i = 0; i < w->refs->n; i++) {
+        const struct want *wt = &w->wants[w->ref_want[i]];
+        if (wt->e && wt->e->state == ENTRY_PENDING) {
+            const struct render_secret_ref *r = &w->refs->items[i];
+            return err_set(err, ERR_SECRET_TIMEOUT, r->path,
+                           "secret reference %s: %s did not answer within %u ms", r->ref,
+                           w->sec->ops->name, w->sec->timeout_ms);
+        }
+    }
+    return err_set(err, ERR_SECRET_TIMEOUT, NULL, "the secrets did not arrive in time");
+}
+
+int secrets_wait_finish(struct secrets_wait *w, json_t **values, json_t **list, struct err *err)
+{
+    struct secrets *sec = w->sec;
+    pthread_mutex_lock(&sec->lock);
+    bool timed_out = w->pending > 0;
+    wait_unregister(w);
+    w->pending = 0;
+    pthread_mutex_unlock(&sec->lock);
+    pthread_mutex_lock(&w->wake_lock);
+    w->wake = NULL; /* waits for a callback in progress */
+    pthread_mutex_unlock(&w->wake_lock);
+    int rc = -1;
+    json_t *vals = NULL, *lst = NULL;
+    if (values && list) {
+        if (timed_out) {
+            /* Entry states are read under the lock: fetches go on and may finish now. */
+            pthread_mutex_lock(&sec->lock);
+            wait_timed_out(w, err);
+            pthread_mutex_unlock(&sec->lock);
+        } else if (!(vals = json_object()) || !(lst = json_array())) {
+            err_nomem(err);
+        } else {
+            rc = build_outputs(sec, w->refs, w->wants, w->ref_want, vals, lst, err);
+        }
+    }
+    release_all(sec, w->wants, w->n_wants);
+    wait_put(w);
+    if (rc) {
+        secret_json_decref(vals);
+        json_decref(lst);
+        return -1;
+    }
+    *values = vals;
+    *list = lst;
+    return 0;
+}
+
+unsigned secrets_timeout_ms(const struct secrets *sec)
+{
+    return sec->timeout_ms;
+}
+
 void secrets_values_free(json_t *values)
 {
     secret_json_decref(values);
@@ -740,6 +1042,90 @@ int secrets_reload(struct secrets *sec, struct err *err)
     return rc;
 }
 
+/* The readiness thread of remote providers: one check whenever one is wanted. */
+static void *ready_main(void *arg)
+{
+    struct secrets *sec = arg;
+    pthread_mutex_lock(&sec->ready_lock);
+    for (;;) {
+        while (!sec->ready_wanted && !sec->ready_stopping) {
+            pthread_cond_wait(&sec->ready_cond, &sec->ready_lock);
+        }
+        if (sec->ready_stopping) {
+            break;
+        }
+        sec->ready_wanted = false;
+        pthread_mutex_unlock(&sec->ready_lock);
+        struct err e;
+        err_init(&e);
+        sec->ops->ready(sec->impl, &e);
+        pthread_mutex_lock(&sec->ready_lock);
+        sec->ready_err = e;
+        sec->ready_at = clock_mono_ms();
+        sec->ready_known = true;
+    }
+    pthread_mutex_unlock(&sec->ready_lock);
+    return NULL;
+}
+
+static void ready_thread_start(struct secrets *sec)
+{
+    sec->ready_wanted = true; /* the first check starts right away */
+    sec->ready_thread_on = pthread_create(&sec->ready_thread, NULL, ready_main, sec) == 0;
+}
+
+static void ready_thread_stop(struct secrets *sec)
+{
+    pthread_mutex_lock(&sec->ready_lock);
+    sec->ready_stopping = true;
+    bool on = sec->ready_thread_on;
+    pthread_cond_signal(&sec->ready_cond);
+    pthread_mutex_unlock(&sec->ready_lock);
+    if (on) {
+        pthread_join(sec->ready_thread, NULL);
+    }
+}
+
+static int ready_copy_out(const struct err *known, struct err *err)
+{
+    if (!err_is_set(known)) {
+        return 0;
+    }
+    err_set(err, known->code, NULL, "%s", err_message(known));
+    if (err && err->code == known->code) {
+        err->retry_after = known->retry_after;
+    }
+    return -1;
+}
+
+int secrets_ready_nowait(struct secrets *sec, struct err *err)
+{
+    if (!sec->ops->remote) {
+        return secrets_ready(sec, err); /* local providers answer at once */
+    }
+    pthread_mutex_lock(&sec->ready_lock);
+    if (!sec->ready_thread_on && !sec->ready_stopping) {
+        ready_thread_start(sec); /* the first call starts the checks */
+    }
+    uint64_t now = clock_mono_ms();
+    if (!sec->ready_known || now - sec->ready_at >= sec->ready_cache_ms) {
+        sec->ready_wanted = true;
+        pthread_cond_signal(&sec->ready_cond);
+    }
+    bool known = sec->ready_known;
+    struct err copy = sec->ready_err;
+    pthread_mutex_unlock(&sec->ready_lock);
+    if (!known) {
+        err_set(err, ERR_SECRET_UNAVAILABLE, NULL, "the first %s check has not finished yet",
+                sec->ops->name);
+        if (err) {
+            err->retry_after = 1;
+        }
+        return -1;
+    }
+    return ready_copy_out(&copy, err);
+}
+
 int secrets_ready(struct secrets *sec, struct err *err)
 {
     /* One check at a time, and its answer is reused for ready_cache_ms: /readyz polled by
@@ -754,12 +1140,5 @@ int secrets_ready(struct secrets *sec, struct err *err)
     }
     struct err copy = sec->ready_err;
     pthread_mutex_unlock(&sec->ready_lock);
-    if (err_is_set(&copy)) {
-        err_set(err, copy.code, NULL, "%s", err_message(&copy));
-        if (err && err->code == copy.code) {
-            err->retry_after = copy.retry_after;
-        }
-        return -1;
-    }
-    return 0;
+    return ready_copy_out(&copy, err);
 }

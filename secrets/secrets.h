@@ -93,6 +93,32 @@ int secrets_resolve(struct secrets *sec, const struct render_secret_refs *refs, 
                     json_t **list, struct err *err);
 void secrets_values_free(json_t *values);
 
+/*
+ * The same resolution without blocking the caller, for a server that must not hold a request
+ * thread while the vault answers. secrets_wait_begin() takes the cache entries, queues the
+ * fetches on the pool and returns at once (a local provider is answered inside the call).
+ * When secrets_wait_pending() is false the result is there: call secrets_wait_finish().
+ * Otherwise `wake(ctx)` is called once, from a secrets thread, when every fetch is final; it
+ * must only schedule work (e.g. resume a connection), never call back into this module.
+ * `refs` is borrowed until finish.
+ */
+struct secrets_wait;
+typedef void (*secrets_wake_fn)(void *ctx);
+int secrets_wait_begin(struct secrets *sec, const struct render_secret_refs *refs,
+                       secrets_wake_fn wake, void *ctx, struct secrets_wait **out,
+                       struct err *err);
+bool secrets_wait_pending(struct secrets_wait *w);
+/*
+ * Take the result as secrets_resolve() returns it and free `w`. Called before every fetch is
+ * final (the caller's deadline passed), it fails with SECRET_TIMEOUT naming the first missing
+ * reference; the fetches go on and fill the cache. After it returns `wake` is neither running
+ * nor will it be called. With values and list NULL it only releases.
+ */
+int secrets_wait_finish(struct secrets_wait *w, json_t **values, json_t **list, struct err *err);
+/* VAULT_CLIENT_TIMEOUT in ms: how long a render may wait for its secrets. A fetch that waited
+ * that long in the queue fails as a timeout without being sent. */
+unsigned secrets_timeout_ms(const struct secrets *sec);
+
 /* SIGHUP: re-read the secrets file / token file and drop the caches. */
 int secrets_reload(struct secrets *sec, struct err *err);
 
@@ -100,6 +126,11 @@ int secrets_reload(struct secrets *sec, struct err *err);
  * with err (SECRET_UNAVAILABLE etc.). May make one request to the vault (sys/health and
  * token lookup-self), rate-limited internally. */
 int secrets_ready(struct secrets *sec, struct err *err);
+
+/* The same answer without waiting: remote providers are checked by a background thread
+ * (started by the first call, then again when an answer older than the readiness cache is
+ * asked for); the last known answer is returned, SECRET_UNAVAILABLE before the first. */
+int secrets_ready_nowait(struct secrets *sec, struct err *err);
 
 /* Append the secret metrics in Prometheus text format:
  * ocirender_secret_requests_total{provider,result}, ocirender_secret_request_duration_seconds

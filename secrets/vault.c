@@ -94,6 +94,11 @@ void *vault_provider_create(const struct secrets_settings *s, const struct log_h
     return v;
 }
 
+static void vault_abort(void *impl)
+{
+    vault_http_abort(((struct vault_provider *)impl)->http);
+}
+
 static void vault_destroy(void *impl)
 {
     struct vault_provider *v = impl;
@@ -286,4 +291,5 @@ const struct provider_ops vault_provider_ops = {
     .reload = vault_reload,
     .ready = vault_ready,
     .destroy = vault_destroy,
+    .abort = vault_abort,
 };

@@ -40,6 +40,9 @@ struct vault_resp {
 struct vault_http *vault_http_create(const struct secrets_settings *s,
                                      const struct log_hook *log, struct err *err);
 void vault_http_destroy(struct vault_http *h);
+/* Shutting down: transfers in progress and retry waits end at once (the caller then gets an
+ * error), so the threads doing them can be joined without waiting for the vault. */
+void vault_http_abort(struct vault_http *h);
 
 /*
  * One logical request: retries connection errors, 412, 429 and 5xx (not 501) with jittered

@@ -183,6 +183,11 @@ struct vault_http *vault_http_create(const struct secrets_settings *s,
     return h;
 }
 
+void vault_http_abort(struct vault_http *h)
+{
+    httpc_abort(h->client);
+}
+
 void vault_http_destroy(struct vault_http *h)
 {
     if (!h) {

@@ -18,6 +18,9 @@ enum opt_id {
     OPT_CONNECTION_TIMEOUT,
     OPT_MAX_CONNECTIONS,
     OPT_MAX_CONNECTIONS_PER_IP,
+    OPT_HEADER_TIMEOUT,
+    OPT_BODY_TIMEOUT,
+    OPT_TRUSTED_PROXIES,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_CLIENT_CA,
@@ -55,7 +58,13 @@ static const struct setting settings[] = {
     {"max-connections", OPT_MAX_CONNECTIONS, "N", "OCIRENDER_MAX_CONNECTIONS", "1024",
      "concurrent connections", false},
     {"max-connections-per-ip", OPT_MAX_CONNECTIONS_PER_IP, "N", "OCIRENDER_MAX_CONNECTIONS_PER_IP",
-     "0 (no limit)", "concurrent connections per client IP", false},
+     "64", "concurrent connections per client IP (0: no limit)", false},
+    {"trusted-proxies", OPT_TRUSTED_PROXIES, "LIST", "OCIRENDER_TRUSTED_PROXIES", "none",
+     "load balancers (ADDR[/PREFIX],...): no per-IP cap", false},
+    {"header-timeout", OPT_HEADER_TIMEOUT, "SECONDS", "OCIRENDER_HEADER_TIMEOUT", "10",
+     "total time for a request's headers (and keep-alive waits)", false},
+    {"body-timeout", OPT_BODY_TIMEOUT, "SECONDS", "OCIRENDER_BODY_TIMEOUT", "60",
+     "total time for a request's body", false},
     {"tls-cert", OPT_TLS_CERT, "FILE", "OCIRENDER_TLS_CERT", "none",
      "PEM certificate chain: serve HTTPS (with --tls-key)", false},
     {"tls-key", OPT_TLS_KEY, "FILE", "OCIRENDER_TLS_KEY", "none", "PEM private key", false},
@@ -222,6 +231,16 @@ static int apply(struct server_config *c, const struct setting *s, const char *v
         return parse_uint_range(s->flag, v, 1, 65536, &c->max_connections, err);
     case OPT_MAX_CONNECTIONS_PER_IP:
         return parse_uint_range(s->flag, v, 0, 65536, &c->max_connections_per_ip, err);
+    case OPT_HEADER_TIMEOUT:
+    case OPT_BODY_TIMEOUT: {
+        unsigned *t = s->id == OPT_HEADER_TIMEOUT ? &c->header_timeout : &c->body_timeout;
+        if (config_parse_seconds(v, t) || *t == 0 || *t > 3600) {
+            return err_set(err, ERR_USAGE, s->flag, "--%s must be 1 to 3600 seconds, got '%s'",
+                           s->flag, v);
+        }
+        return 0;
+    }
+    case OPT_TRUSTED_PROXIES: c->trusted_proxies = v; return 0;
     case OPT_TLS_CERT: c->tls_cert = v; return 0;
     case OPT_TLS_KEY: c->tls_key = v; return 0;
     case OPT_TLS_CLIENT_CA: c->tls_client_ca = v; return 0;
@@ -255,6 +274,9 @@ static void config_defaults(struct server_config *c)
     c->max_body = LIMIT_BODY_DEFAULT;
     c->connection_timeout = 30;
     c->max_connections = 1024;
+    c->max_connections_per_ip = 64;
+    c->header_timeout = 10;
+    c->body_timeout = 60;
     c->log_level = LOG_INFO;
 }
 

@@ -30,6 +30,9 @@ struct server_config {
     unsigned connection_timeout; /* seconds of inactivity */
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0: unlimited */
+    unsigned header_timeout;         /* seconds for a request's headers in total */
+    unsigned body_timeout;           /* seconds for its body in total */
+    const char *trusted_proxies;     /* "ADDR[/PREFIX],..." exempt from the per-IP cap */
     const char *tls_cert;
     const char *tls_key;
     const char *tls_client_ca;

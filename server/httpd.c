@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,13 +21,18 @@
 #include "common/sbuf.h"
 #include "common/strutil.h"
 #include "handlers/handlers.h"
+#include "secrets/secrets.h"
 #include "server/auth.h"
+#include "server/conns.h"
 #include "server/log.h"
 #include "server/metrics.h"
 
 #define QUERY_PARAMS_MAX 32
 #define LOG_PATH_MAX     256
 #define TLS_PRIORITIES   "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define SWEEP_INTERVAL_MS 100
+
+struct request_state;
 
 struct httpd {
     struct MHD_Daemon *daemon;
@@ -35,11 +41,35 @@ struct httpd {
     char id_prefix[17];
     atomic_bool started;    /* libmicrohttpd messages before this are start-up errors */
     MHD_socket quiesced_fd; /* the listening socket handed back by MHD_quiesce_daemon */
+    struct conns *conns;    /* per-IP counts and header/body deadlines */
+    /* Requests parked (connection suspended) while the vault answers; the sweeper thread
+     * resumes those whose deadline passed and cuts connections past theirs. */
+    pthread_mutex_t park_lock;
+    pthread_cond_t sweeper_cond;
+    struct request_state *parked;
+    bool stopping;
+    bool sweeper_stop;
+    bool sweeper_on;
+    pthread_t sweeper;
 };
+
+/* Who resumes a parked request: exactly one of the wake-up, the sweeper and httpd_stop. */
+enum park_state { PARK_NONE = 0, PARK_WOKEN_EARLY, PARK_PARKED, PARK_CLAIMED };
+
+/*
+ * The status of libmicrohttpd's last own error answer on this worker thread. A request it
+ * refuses before our first callback (a malformed request line, an unsupported version) leaves
+ * no other trace of the status it got; the connection's CLOSED notification, on the same
+ * thread, logs it (log_orphan).
+ */
+static _Thread_local unsigned mhd_error_status;
 
 /* Everything one request needs between its first and its completion callback. */
 struct request_state {
     struct httpd *h;
+    struct MHD_Connection *mhd;
+    struct conn *conn; /* bookkeeping of the connection (server/conns.h) */
+    bool headers_seen;
     struct timespec start;
     const struct route *route;
     size_t route_label;
@@ -57,7 +87,13 @@ struct request_state {
     char method[16];
     char path[LOG_PATH_MAX];
     char client[64];
+    char forwarded_for[64]; /* X-Forwarded-For's last hop, from a trusted proxy only */
     char request_id[129];
+    /* Parked while the vault answers (render_job pending). */
+    struct render_job *job;
+    atomic_int park;
+    uint64_t wait_deadline_ms;
+    struct request_state *pprev, *pnext;
 };
 
 static const char canned_500[] =
@@ -72,6 +108,13 @@ const char *httpd_library_version(void)
         snprintf(text, sizeof(text), "libmicrohttpd %s", MHD_get_version());
     }
     return text;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static double seconds_since(const struct timespec *start)
@@ -138,6 +181,7 @@ static enum MHD_Result queue_canned_500(struct request_state *rs, struct MHD_Con
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
     MHD_add_response_header(r, "X-Request-Id", rs->request_id);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result q = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
     MHD_destroy_response(r);
     rs->status = 500;
@@ -214,22 +258,78 @@ static void client_address(struct MHD_Connection *c, char *out, size_t out_len)
     }
 }
 
+static struct conn *connection_tracked(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? (struct conn *)ci->socket_context : NULL;
+}
+
+/* The path for logs: client bytes, so invalid UTF-8 and control characters are escaped. */
+static void set_log_path(struct request_state *rs, const char *url)
+{
+    char raw[LOG_PATH_MAX];
+    snprintf(raw, sizeof(raw), "%.*s", (int)strcspn(url, "?"), url);
+    http_text_sanitize(raw, rs->path, sizeof(rs->path));
+}
+
+/* As soon as the request line is read (libmicrohttpd's URI callback), so that requests
+ * libmicrohttpd itself rejects later (bad headers, too large) are logged and counted too. */
 static struct request_state *request_begin(struct httpd *h, struct MHD_Connection *c,
-                                           const char *url, const char *method)
+                                           const char *uri)
 {
     struct request_state *rs = calloc(1, sizeof(*rs));
     if (!rs) {
         return NULL;
     }
     rs->h = h;
+    rs->mhd = c;
+    rs->conn = connection_tracked(c);
     clock_gettime(CLOCK_MONOTONIC, &rs->start);
     rs->route_label = metrics_route_none();
-    snprintf(rs->method, sizeof(rs->method), "%s", method);
-    snprintf(rs->path, sizeof(rs->path), "%s", url);
+    snprintf(rs->method, sizeof(rs->method), "-");
+    set_log_path(rs, uri ? uri : "");
     client_address(c, rs->client, sizeof(rs->client));
-    request_id_init(rs, c);
+    atomic_init(&rs->park, PARK_NONE);
+    conns_request_seen(h->conns, rs->conn);
     metrics_request_started(h->o.metrics);
     return rs;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    return request_begin(cls, c, uri);
+}
+
+/* The last X-Forwarded-For hop, when the peer is a trusted proxy: the address it saw. */
+static void forwarded_for_init(struct request_state *rs, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (!xff || !ci || !ci->client_addr ||
+        !conns_trusted_has(&rs->h->o.trusted, ci->client_addr)) {
+        return;
+    }
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    last += strspn(last, " \t");
+    char raw[64];
+    snprintf(raw, sizeof(raw), "%.*s", (int)strcspn(last, " \t"), last);
+    http_text_sanitize(raw, rs->forwarded_for, sizeof(rs->forwarded_for));
+}
+
+/* First access-handler call: the headers are complete. */
+static void request_headers_seen(struct request_state *rs, struct MHD_Connection *c,
+                                 const char *url, const char *method)
+{
+    rs->headers_seen = true;
+    char m[sizeof(rs->method)];
+    snprintf(m, sizeof(m), "%s", method);
+    http_text_sanitize(m, rs->method, sizeof(rs->method));
+    set_log_path(rs, url);
+    request_id_init(rs, c);
+    forwarded_for_init(rs, c);
 }
 
 /* With --tls-client-ca the peer must have presented a certificate that verifies against it. */
@@ -334,13 +434,51 @@ static int too_large_error(const struct request_state *rs, struct err *err)
                    rs->h->o.max_body);
 }
 
+/* RFC 9112 6.3: a message with both is a smuggling attempt or a broken client; either way the
+ * framing of what follows on the connection cannot be trusted, so answer 400 and close. */
+static bool framing_ambiguous(struct MHD_Connection *c)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+static enum MHD_Result reply_ambiguous_framing(struct request_state *rs, struct MHD_Connection *c)
+{
+    struct err err;
+    err_init(&err);
+    err_set(&err, ERR_BAD_REQUEST, NULL,
+            "the request has both Content-Length and Transfer-Encoding; the connection is "
+            "closed");
+    struct http_resp resp;
+    http_resp_init(&resp);
+    int built = http_reply_problem(&resp, &err);
+    if (!built) {
+        built = http_resp_set_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    return respond(rs, c, &resp, built);
+}
+
+static enum MHD_Result request_route(struct request_state *rs, struct MHD_Connection *c);
+
 static enum MHD_Result request_on_headers(struct request_state *rs, struct MHD_Connection *c)
+{
+    enum MHD_Result r = request_route(rs, c);
+    /* A body to read runs the body deadline; anything else has been answered or is ours. */
+    conns_set_phase(rs->h->conns, rs->conn,
+                    r == MHD_YES && rs->buffering ? CONN_BODY : CONN_WORKING);
+    return r;
+}
+
+static enum MHD_Result request_route(struct request_state *rs, struct MHD_Connection *c)
 {
     struct httpd *h = rs->h;
     char allow[64];
     int status = 404;
     struct err err;
     err_init(&err);
+    if (framing_ambiguous(c)) {
+        return reply_ambiguous_framing(rs, c);
+    }
     rs->route =
         routes_lookup(rs->method, rs->path, h->o.bench_route, allow, sizeof(allow), &status);
     if (!rs->route) {
@@ -398,6 +536,150 @@ static bool request_on_body(struct request_state *rs, const char *data, size_t s
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
+/* ---- parking: the connection waits for the vault, no thread does ----------------------------- */
+
+static void parked_unlink(struct httpd *h, struct request_state *rs)
+{
+    if (rs->pprev) {
+        rs->pprev->pnext = rs->pnext;
+    } else if (h->parked == rs) {
+        h->parked = rs->pnext;
+    }
+    if (rs->pnext) {
+        rs->pnext->pprev = rs->pprev;
+    }
+    rs->pprev = rs->pnext = NULL;
+}
+
+/* From a secrets thread: the vault has answered for this request. */
+static void on_wake(void *ctx)
+{
+    struct request_state *rs = ctx;
+    int expect = PARK_PARKED;
+    if (atomic_compare_exchange_strong(&rs->park, &expect, PARK_CLAIMED)) {
+        MHD_resume_connection(rs->mhd);
+        return;
+    }
+    expect = PARK_NONE; /* not suspended yet: park() resumes it itself */
+    atomic_compare_exchange_strong(&rs->park, &expect, PARK_WOKEN_EARLY);
+}
+
+static enum MHD_Result reply_shutting_down(struct request_state *rs, struct MHD_Connection *c)
+{
+    struct err err;
+    err_init(&err);
+    err_set(&err, ERR_SECRET_UNAVAILABLE, NULL,
+            "the server is shutting down before the vault answered; retry on another replica");
+    err.retry_after = 1;
+    return respond_error(rs, c, &err);
+}
+
+/* Suspend the connection until on_wake, the request's deadline, or shutdown. */
+static enum MHD_Result park(struct request_state *rs, struct MHD_Connection *c,
+                           struct render_job *job)
+{
+    struct httpd *h = rs->h;
+    rs->job = job;
+    pthread_mutex_lock(&h->park_lock);
+    if (h->stopping) {
+        pthread_mutex_unlock(&h->park_lock);
+        handler_render_cancel(job);
+        rs->job = NULL;
+        return reply_shutting_down(rs, c);
+    }
+    rs->wait_deadline_ms = (uint64_t)rs->start.tv_sec * 1000u +
+                           (uint64_t)rs->start.tv_nsec / 1000000u +
+                           secrets_timeout_ms(h->o.app->secrets);
+    rs->pnext = h->parked;
+    if (h->parked) {
+        h->parked->pprev = rs;
+    }
+    h->parked = rs;
+    MHD_suspend_connection(c);
+    int expect = PARK_NONE;
+    bool resume_now = !atomic_compare_exchange_strong(&rs->park, &expect, PARK_PARKED);
+    if (resume_now) {
+        atomic_store(&rs->park, PARK_CLAIMED); /* woken before it was suspended */
+    }
+    pthread_mutex_unlock(&h->park_lock);
+    if (resume_now) {
+        MHD_resume_connection(c);
+    }
+    return MHD_YES;
+}
+
+/* Called again after MHD_resume_connection: answer with what the vault said, or the 504 of a
+ * passed deadline (or 503 when the server is stopping). */
+static enum MHD_Result request_on_resumed(struct request_state *rs, struct MHD_Connection *c)
+{
+    struct httpd *h = rs->h;
+    pthread_mutex_lock(&h->park_lock);
+    parked_unlink(h, rs);
+    bool stopping = h->stopping;
+    pthread_mutex_unlock(&h->park_lock);
+    struct render_job *job = rs->job;
+    rs->job = NULL;
+    atomic_store(&rs->park, PARK_NONE);
+    if (stopping && job && secrets_timeout_ms(h->o.app->secrets) &&
+        monotonic_ms() < rs->wait_deadline_ms) {
+        handler_render_cancel(job);
+        return reply_shutting_down(rs, c);
+    }
+    struct http_resp resp;
+    http_resp_init(&resp);
+    int built = handler_render_finish(job, &resp);
+    return respond(rs, c, &resp, built);
+}
+
+/* Sweeper: parked requests past their deadline are resumed (they answer 504). */
+static void resume_overdue(struct httpd *h, bool all)
+{
+    struct MHD_Connection *due[64];
+    size_t n;
+    do {
+        n = 0;
+        uint64_t now = monotonic_ms();
+        pthread_mutex_lock(&h->park_lock);
+        for (struct request_state *rs = h->parked; rs && n < 64; rs = rs->pnext) {
+            int expect = PARK_PARKED;
+            if ((all || now >= rs->wait_deadline_ms) &&
+                atomic_compare_exchange_strong(&rs->park, &expect, PARK_CLAIMED)) {
+                due[n++] = rs->mhd;
+            }
+        }
+        pthread_mutex_unlock(&h->park_lock);
+        /* A claimed request stays suspended (and alive) until resumed: only we resume it. */
+        for (size_t i = 0; i < n; i++) {
+            MHD_resume_connection(due[i]);
+        }
+    } while (n == 64);
+}
+
+static void *sweeper_main(void *arg)
+{
+    struct httpd *h = arg;
+    pthread_mutex_lock(&h->park_lock);
+    while (!h->sweeper_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->sweeper_cond, &h->park_lock, &until);
+        if (h->sweeper_stop) {
+            break;
+        }
+        pthread_mutex_unlock(&h->park_lock);
+        conns_sweep(h->conns);
+        resume_overdue(h, false);
+        pthread_mutex_lock(&h->park_lock);
+    }
+    pthread_mutex_unlock(&h->park_lock);
+    return NULL;
+}
+
 struct query_collect {
     struct http_param items[QUERY_PARAMS_MAX];
     size_t n;
@@ -445,6 +727,15 @@ static enum MHD_Result dispatch(struct request_state *rs, struct MHD_Connection 
     }
     struct http_resp resp;
     http_resp_init(&resp);
+    if (rs->route->begin) {
+        struct render_job *job = NULL;
+        int built = rs->route->begin(&req, &resp, rs->h->o.app, on_wake, rs, &job);
+        if (job) {
+            http_resp_release(&resp);
+            return park(rs, c, job);
+        }
+        return respond(rs, c, &resp, built);
+    }
     int built = rs->route->fn(&req, &resp, rs->h->o.app);
     return respond(rs, c, &resp, built);
 }
@@ -470,20 +761,24 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 {
     (void)version;
     struct request_state *rs = *con_cls;
-    if (!rs) {
+    if (!rs && !(rs = *con_cls = request_begin(cls, c, url))) {
+        return MHD_NO;
+    }
+    if (!rs->headers_seen) {
         /* First call: headers only. Early answers (404, 401, 413, 415...) are queued here,
          * before any body is read; libmicrohttpd then closes the connection after them. */
-        if (!(rs = request_begin(cls, c, url, method))) {
-            return MHD_NO;
-        }
-        *con_cls = rs;
+        request_headers_seen(rs, c, url, method);
         return request_on_headers(rs, c);
+    }
+    if (rs->job) {
+        return request_on_resumed(rs, c);
     }
     if (*upload_size) {
         bool keep = request_on_body(rs, upload, *upload_size);
         *upload_size = 0;
         return keep ? MHD_YES : MHD_NO;
     }
+    conns_set_phase(rs->h->conns, rs->conn, CONN_WORKING);
     return request_on_complete(rs, c);
 }
 
@@ -520,6 +815,7 @@ static void access_log(const struct request_state *rs, double seconds, const cha
                                  json_real((double)(long long)(seconds * 1e6) / 1e3)) ||
              jsonx_set_int(f, "bytes", (long long)rs->bytes) ||
              jsonx_set_int(f, "warnings", rs->warnings) || jsonx_set_str(f, "client", rs->client) ||
+             (rs->forwarded_for[0] && jsonx_set_str(f, "forwarded_for", rs->forwarded_for)) ||
              (rs->error_name && jsonx_set_str(f, "error", rs->error_name)) ||
              (aborted && jsonx_set_str(f, "aborted", aborted));
     if (!rc) {
@@ -528,17 +824,52 @@ static void access_log(const struct request_state *rs, double seconds, const cha
     json_decref(f);
 }
 
+/* A request we never answered: libmicrohttpd refused it itself (malformed, headers too large),
+ * or our deadline cut it (408), or the client went away. */
+static void status_when_unanswered(struct request_state *rs, struct MHD_Connection *c,
+                                   const char *cut)
+{
+    if (rs->status) {
+        return;
+    }
+    if (cut) {
+        rs->status = 408;
+        rs->error_name = "TIMEOUT";
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    if (ci && ci->http_status) {
+        rs->status = (int)ci->http_status;
+        rs->error_name = "HTTP_PARSER";
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
+    struct httpd *h = cls;
     struct request_state *rs = *con_cls;
     if (!rs) {
         return;
     }
+    if (rs->job) { /* closed while parked (daemon stop): nobody may wake it any more */
+        pthread_mutex_lock(&h->park_lock);
+        parked_unlink(h, rs);
+        pthread_mutex_unlock(&h->park_lock);
+        handler_render_cancel(rs->job);
+        rs->job = NULL;
+    }
+    const char *cut = conns_cut_reason(h->conns, rs->conn);
+    status_when_unanswered(rs, c, cut);
+    mhd_error_status = 0; /* this request's, if it was one */
+    if (!rs->request_id[0]) { /* refused before its headers were ours */
+        snprintf(rs->request_id, sizeof(rs->request_id), "%s-%012llx", h->id_prefix,
+                 (unsigned long long)atomic_fetch_add(&h->next_id, 1));
+    }
     double seconds = seconds_since(&rs->start);
-    access_log(rs, seconds, termination_name(toe));
+    access_log(rs, seconds, cut ? cut : termination_name(toe));
+    conns_set_phase(h->conns, rs->conn, CONN_HEADERS); /* the next request's deadline */
     metrics_request_finished(rs->h->o.metrics, rs->route_label, rs->status, seconds);
     auth_table_unref(rs->tokens);
     sbuf_free_secret(&rs->body); /* an envelope body may carry host env values */
@@ -546,13 +877,75 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* ---- connections: per-IP cap and deadlines (server/conns.h) ------------------------------------ */
+
+static enum MHD_Result on_accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)len;
+    struct httpd *h = cls;
+    return conns_accept_ok(h->conns, addr) ? MHD_YES : MHD_NO;
+}
+
+/* Something arrived that never became a request of ours (conns_closed): cut before its
+ * request line (408), or refused by libmicrohttpd before its first callback (its status, or
+ * none when it closed without answering). No request state exists to log it, so log here. */
+static void log_orphan(struct httpd *h, struct MHD_Connection *c, const char *cut)
+{
+    struct request_state rs = {.h = h, .status = 408, .error_name = "TIMEOUT"};
+    if (!cut) {
+        rs.status = (int)mhd_error_status;
+        rs.error_name = rs.status ? "HTTP_PARSER" : "NOT_HTTP";
+        cut = rs.status ? "rejected" : "closed_without_response";
+    }
+    snprintf(rs.method, sizeof(rs.method), "-");
+    snprintf(rs.path, sizeof(rs.path), "-");
+    snprintf(rs.request_id, sizeof(rs.request_id), "%s-%012llx", h->id_prefix,
+             (unsigned long long)atomic_fetch_add(&h->next_id, 1));
+    rs.route_label = metrics_route_none();
+    client_address(c, rs.client, sizeof(rs.client));
+    access_log(&rs, 0, cut);
+    metrics_request_started(h->o.metrics);
+    metrics_request_finished(h->o.metrics, rs.route_label, rs.status, 0);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct httpd *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = fd ? conns_opened(h->conns, fd->connect_fd, ad ? ad->client_addr : NULL)
+                             : NULL;
+        return;
+    }
+    bool orphan = false;
+    const char *cut = conns_closed(h->conns, *socket_context, h->o.tls_cert != NULL, &orphan);
+    *socket_context = NULL;
+    if (orphan) {
+        log_orphan(h, c, cut);
+    }
+}
+
 /* ---- daemon ---------------------------------------------------------------------------------- */
+
+static void note_mhd_error_status(const char *msg)
+{
+    static const char prefix[] = "Error processing request (HTTP response code is ";
+    if (strncmp(msg, prefix, sizeof(prefix) - 1) == 0) {
+        unsigned long code = strtoul(msg + sizeof(prefix) - 1, NULL, 10);
+        mhd_error_status = code >= 400 && code <= 599 ? (unsigned)code : 0;
+    }
+}
 
 static void on_mhd_message(void *cls, const char *fmt, va_list ap)
 {
     const struct httpd *h = cls;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    note_mhd_error_status(msg);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
@@ -598,9 +991,6 @@ static size_t build_options(const struct httpd_options *o, struct MHD_OptionItem
     opt_int(opts, &n, MHD_OPTION_CONNECTION_LIMIT,
             o->max_connections > o->threads ? o->max_connections : o->threads);
     opt_int(opts, &n, MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTPD_CONNECTION_MEMORY);
-    if (o->max_connections_per_ip) {
-        opt_int(opts, &n, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip);
-    }
     opt_int(opts, &n, MHD_OPTION_STRICT_FOR_CLIENT, 1);
     opt_int(opts, &n, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1); /* main() ignores SIGPIPE */
     if (o->tls_cert) {
@@ -615,6 +1005,14 @@ static size_t build_options(const struct httpd_options *o, struct MHD_OptionItem
     return n;
 }
 
+static void httpd_free(struct httpd *h)
+{
+    conns_destroy(h->conns);
+    pthread_cond_destroy(&h->sweeper_cond);
+    pthread_mutex_destroy(&h->park_lock);
+    free(h);
+}
+
 struct httpd *httpd_start(const struct httpd_options *o, struct err *err)
 {
     struct httpd *h = calloc(1, sizeof(*h));
@@ -624,28 +1022,53 @@ struct httpd *httpd_start(const struct httpd_options *o, struct err *err)
     }
     h->o = *o;
     h->quiesced_fd = MHD_INVALID_SOCKET;
+    pthread_mutex_init(&h->park_lock, NULL);
+    pthread_cond_init(&h->sweeper_cond, NULL);
+    struct conns_options co = {
+        .header_timeout_ms = o->header_timeout * 1000u,
+        .body_timeout_ms = o->body_timeout * 1000u,
+        .per_ip_max = o->max_connections_per_ip,
+        .trusted = o->trusted,
+    };
+    if (!(h->conns = conns_create(&co))) {
+        httpd_free(h);
+        err_nomem(err);
+        return NULL;
+    }
     id_prefix_init(h);
     struct MHD_OptionItem opts[OPTS_MAX];
     build_options(o, opts);
     /* ITC lets MHD_quiesce_daemon() wake the workers (graceful stop). */
+    /* Suspend/resume parks renders waiting for the vault (resumed from other threads, which
+     * MHD_USE_ITC makes safe). */
     unsigned flags = (o->event_loop == HTTPD_LOOP_EPOLL ? MHD_USE_EPOLL_INTERNAL_THREAD
                                                         : MHD_USE_POLL_INTERNAL_THREAD) |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (o->tls_cert) {
         flags |= MHD_USE_TLS;
     }
     /* Port 0: the socket is ours (MHD_OPTION_LISTEN_SOCKET). The logger goes first so start-up
      * errors reach our log. */
-    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER,
-                                 on_mhd_message, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                 MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(flags, 0, on_accept_policy, h, on_access, h,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, h,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
     if (!h->daemon) {
-        free(h);
+        httpd_free(h);
         err_set(err, ERR_IO, "listen",
                 "libmicrohttpd refused to start (see the libmicrohttpd log line above)");
         return NULL;
     }
     atomic_store(&h->started, true);
+    h->sweeper_on = pthread_create(&h->sweeper, NULL, sweeper_main, h) == 0;
+    if (!h->sweeper_on) {
+        MHD_stop_daemon(h->daemon);
+        httpd_free(h);
+        err_set(err, ERR_IO, "listen", "cannot start the connection sweeper thread");
+        return NULL;
+    }
     return h;
 }
 
@@ -667,13 +1090,39 @@ unsigned long long httpd_inflight(const struct httpd *h)
     return metrics_inflight(h->o.metrics);
 }
 
+/* libmicrohttpd must not be stopped with suspended connections: resume every parked request
+ * (they answer 503), give the workers a moment to send that, then stop. */
+static void unpark_all(struct httpd *h)
+{
+    pthread_mutex_lock(&h->park_lock);
+    h->stopping = true;
+    pthread_mutex_unlock(&h->park_lock);
+    resume_overdue(h, true);
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&h->park_lock);
+        bool empty = h->parked == NULL;
+        pthread_mutex_unlock(&h->park_lock);
+        if (empty) {
+            break;
+        }
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+}
+
 void httpd_stop(struct httpd *h)
 {
     if (h) {
+        unpark_all(h);
+        pthread_mutex_lock(&h->park_lock);
+        h->sweeper_stop = true;
+        pthread_cond_signal(&h->sweeper_cond);
+        pthread_mutex_unlock(&h->park_lock);
+        pthread_join(h->sweeper, NULL);
         MHD_stop_daemon(h->daemon);
         if (h->quiesced_fd != MHD_INVALID_SOCKET) {
             close(h->quiesced_fd);
         }
-        free(h);
+        httpd_free(h);
     }
 }

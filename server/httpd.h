@@ -9,7 +9,11 @@
  * access log and request metrics. Handlers (handlers/) do the rest.
  *
  * Threading: a fixed pool of internal polling threads (MHD_OPTION_THREAD_POOL_SIZE), each with
- * its own event loop. Handlers run on those workers and may block (vault reads).
+ * its own event loop. Handlers run on those workers and never wait for the vault: a render
+ * whose secrets are not at hand suspends its connection (MHD_suspend_connection) and is
+ * resumed by the secrets thread that finishes the fetch, or by the sweeper thread at its
+ * deadline (ARCHITECTURE.md, "Waiting for the vault"). The sweeper also enforces the header
+ * and body deadlines (server/conns.h).
  * httpd_quiesce()/httpd_stop() are called from the main (signal) thread, never from a handler.
  *
  * Event loop: poll(2) by default (MHD_USE_POLL_INTERNAL_THREAD). libmicrohttpd 0.9.75's epoll
@@ -25,6 +29,7 @@
 
 #include "common/compiler.h"
 #include "common/err.h"
+#include "server/conns.h"
 
 struct auth_store;
 struct handler_app;
@@ -45,7 +50,10 @@ struct httpd_options {
     unsigned threads;
     unsigned connection_timeout;
     unsigned max_connections;
-    unsigned max_connections_per_ip;
+    unsigned max_connections_per_ip; /* 0: no cap; trusted proxies are never capped */
+    unsigned header_timeout;         /* seconds a request's headers may take in total */
+    unsigned body_timeout;           /* seconds its body may take in total */
+    struct trusted_set trusted;      /* --trusted-proxies */
     size_t max_body;
     /* PEM texts, borrowed until httpd_stop(); NULL for plain HTTP */
     const char *tls_cert;

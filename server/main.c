@@ -192,6 +192,11 @@ static int start_httpd(struct server *s, struct err *err)
     if (fd < 0) {
         return -1;
     }
+    struct trusted_set trusted;
+    if (conns_trusted_parse(s->cfg.trusted_proxies, &trusted, err)) {
+        close(fd);
+        return -1;
+    }
     struct httpd_options o = {
         .event_loop = s->cfg.event_loop_epoll ? HTTPD_LOOP_EPOLL : HTTPD_LOOP_POLL,
         .listen_fd = fd,
@@ -199,6 +204,8 @@ static int start_httpd(struct server *s, struct err *err)
         .connection_timeout = s->cfg.connection_timeout,
         .max_connections = s->cfg.max_connections,
         .max_connections_per_ip = s->cfg.max_connections_per_ip,
+        .header_timeout = s->cfg.header_timeout,
+        .body_timeout = s->cfg.body_timeout,
         .max_body = s->cfg.max_body,
         .tls_cert = s->tls_cert,
         .tls_key = s->tls_key,
@@ -208,6 +215,7 @@ static int start_httpd(struct server *s, struct err *err)
         .metrics = s->metrics,
         .bench_route = s->bench_body != NULL,
     };
+    o.trusted = trusted;
     s->httpd = httpd_start(&o, err);
     return s->httpd ? 0 : -1;
 }
@@ -247,6 +255,9 @@ static void log_started(const struct server *s)
         jsonx_set_int(f, "max_body", (long long)s->cfg.max_body) ||
         jsonx_set_int(f, "connection_timeout", s->cfg.connection_timeout) ||
         jsonx_set_int(f, "max_connections", s->cfg.max_connections) ||
+        jsonx_set_int(f, "max_connections_per_ip", s->cfg.max_connections_per_ip) ||
+        jsonx_set_int(f, "header_timeout", s->cfg.header_timeout) ||
+        jsonx_set_int(f, "body_timeout", s->cfg.body_timeout) ||
         jsonx_set_str(f, "event_loop", s->cfg.event_loop_epoll ? "epoll" : "poll") ||
         jsonx_set_int(f, "pid", (long long)getpid()) ||
         json_object_set_new(f, "server_env", server_env_names_new(s->server_env))) {
@@ -270,6 +281,10 @@ static int server_start(struct server *s, struct err *err)
     if (start_httpd(s, err)) {
         return -1;
     }
+    /* Start the background readiness checks now, so the first probe finds an answer. */
+    struct err ignored;
+    err_init(&ignored);
+    (void)secrets_ready_nowait(s->secrets, &ignored);
     log_started(s);
     return 0;
 }

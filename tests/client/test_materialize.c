@@ -230,15 +230,16 @@ static void writes_bundle_layout(void)
     CHECK_STR(resolv, "nameserver 10.0.0.1\n");
     free(resolv);
     CHECK_INT(fx_count_prefix(f.bundle, ".ocirender-tmp-"), 0);
-    /* The manifest lists what ocirender wrote; the lock lives beside DIR; no stage is left. */
+    /* The manifest lists what ocirender wrote; neither the lock nor a stage is left beside DIR. */
     CHECK_INT(fx_mode(f.bundle, BUNDLE_MANIFEST), 0600);
     char *manifest = fx_read(f.bundle, BUNDLE_MANIFEST, NULL);
     CHECK_CONTAINS(manifest, "\nconfig.json\n");
     CHECK_CONTAINS(manifest, "\nrootfs\n");
     CHECK_CONTAINS(manifest, "\nresolv.conf\n");
     free(manifest);
-    CHECK_INT(fx_mode(parent_of(&f), ".web-1.lock"), 0600);
+    CHECK(access(fx_path(parent_of(&f), ".web-1.lock"), F_OK) != 0);
     CHECK_INT(stage_count(&f), 0);
+    CHECK_INT(fx_count_prefix(parent_of(&f), ".web-1"), 0); /* nothing of ours beside DIR */
     fx_teardown(&f);
 }
 
@@ -305,7 +306,27 @@ static void rootfs_transitions(void)
     free(err);
     struct stat st;
     CHECK(lstat(fx_path(f.bundle, "rootfs"), &st) == 0 && S_ISLNK(st.st_mode));
-    /* Without --rootfs the symlink is replaced by an empty directory. */
+    /* Without --rootfs an existing symlink is kept, and root.path names where it leads. */
+    char real[PATH_MAX];
+    CHECK(realpath(f.rootfs, real) != NULL);
+    CHECK_INT(materialize(f.bundle, NULL, f.env_a, &err), 0);
+    CHECK_CONTAINS(err, "root.path set to the real rootfs path");
+    free(err);
+    CHECK(lstat(fx_path(f.bundle, "rootfs"), &st) == 0 && S_ISLNK(st.st_mode));
+    char *text = fx_read(f.bundle, "config.json", NULL);
+    CHECK_CONTAINS(text, real);
+    free(text);
+    /* An operator's own symlink (not written by ocirender) is kept the same way. */
+    CHECK_INT(unlink(fx_path(f.bundle, "rootfs")), 0);
+    CHECK_INT(fx_symlink(f.bundle, "rootfs", f.rootfs), 0);
+    CHECK_INT(materialize(f.bundle, NULL, f.env_b, &err), 0);
+    free(err);
+    char link[PATH_MAX];
+    ssize_t n = readlink(fx_path(f.bundle, "rootfs"), link, sizeof(link) - 1);
+    link[n > 0 ? n : 0] = '\0';
+    CHECK_STR(link, f.rootfs);
+    /* Without a rootfs at all the new bundle gets an empty directory. */
+    CHECK_INT(unlink(fx_path(f.bundle, "rootfs")), 0);
     CHECK_INT(materialize(f.bundle, NULL, f.env_a, &err), 0);
     free(err);
     CHECK(lstat(fx_path(f.bundle, "rootfs"), &st) == 0 && S_ISDIR(st.st_mode));

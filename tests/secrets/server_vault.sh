@@ -96,7 +96,18 @@ unset VAULT_TOKEN_FILE VAULT_ROLE_ID VAULT_SECRET_ID VAULT_NAMESPACE OCIRENDER_S
 start_server --auth-tokens "$TOKENS" --log-level debug || exit 1
 
 # ---- grammar forms, fields, version pinning, scopes ---------------------------------------------
-http GET /readyz
+# /readyz answers from the background check and never waits for the vault, so a change shows
+# once a check has run after it (about a second): poll for the expected answer.
+readyz_becomes() { # readyz_becomes STATUS: GET /readyz until it answers STATUS (10 s at most)
+    n=0
+    while :; do
+        http GET /readyz
+        [ "$CODE" = "$1" ] || [ $n -ge 100 ] && return 0
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+readyz_becomes 200
 check "readyz with a healthy vault" "$CODE" 200
 http POST '/render?format=envelope' -H "$AUTH" -H 'Content-Type: application/yaml' --data-binary "@$WORK/forms.yaml"
 check "render with every vault form" "$CODE" 200
@@ -172,22 +183,18 @@ case "$BODY" in *"$SENTINEL"*) fail "metrics hold a secret value" ;; esac
 
 # ---- readiness ---------------------------------------------------------------------------------
 ctl seal '{"sealed":true}'
-sleep 1.1
-http GET /readyz
+readyz_becomes 503
 check "readyz while sealed" "$CODE" 503
 check_contains "readyz says sealed" "$BODY" "sealed"
 ctl seal '{"sealed":false}'
-sleep 1.1
-http GET /readyz
+readyz_becomes 200
 check "readyz after unsealing" "$CODE" 200
 ctl token/expire '{"id":"hvs.server"}'
-sleep 1.1
-http GET /readyz
+readyz_becomes 503
 check "readyz with an expired token" "$CODE" 503
 check_contains "readyz names the token" "$BODY" "token"
 stop_double
-sleep 1.1
-http GET /readyz
+readyz_becomes 503
 check "readyz with the vault unreachable" "$CODE" 503
 
 stop_server

@@ -1,5 +1,8 @@
-/* Unit tests for ocirenderd's settings (server/config.c) and listen address rules
- * (server/net.c): flag over environment over default, size and duration syntax, refusals. */
+/* Unit tests for ocirenderd's settings (server/config.c), listen address rules (server/net.c)
+ * and connection bookkeeping (server/conns.c): flag over environment over default, size and
+ * duration syntax, refusals, trusted proxies, the per-address cap. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -8,6 +11,7 @@
 
 #include "secrets/secrets.h"
 #include "server/config.h"
+#include "server/conns.h"
 #include "server/net.h"
 #include "tests/harness.h"
 
@@ -27,6 +31,9 @@ static const char *const env_names[] = {
     "OCIRENDER_SECRETS",
     "OCIRENDER_SECRETS_FILE",
     "OCIRENDER_MAX_CONNECTIONS_PER_IP",
+    "OCIRENDER_HEADER_TIMEOUT",
+    "OCIRENDER_BODY_TIMEOUT",
+    "OCIRENDER_TRUSTED_PROXIES",
 };
 
 static void clear_env(void)
@@ -62,6 +69,10 @@ static void test_defaults(void)
     CHECK_INT(c.max_body, 1u << 20);
     CHECK_INT(c.connection_timeout, 30);
     CHECK_INT(c.max_connections, 1024);
+    CHECK_INT(c.max_connections_per_ip, 64);
+    CHECK_INT(c.header_timeout, 10);
+    CHECK_INT(c.body_timeout, 60);
+    CHECK(c.trusted_proxies == NULL);
     CHECK_INT(c.log_level, LOG_INFO);
     CHECK(!c.insecure_no_auth && !c.auth_tokens && !c.tls_cert && !c.bench_static_bytes);
 }
@@ -271,6 +282,72 @@ static void test_listen_port_zero(void)
     }
 }
 
+/* Trusted proxies: addresses and prefixes, IPv4-mapped IPv6 counts as IPv4, bad entries. */
+static void test_trusted_proxies(void)
+{
+    struct trusted_set set;
+    struct err err;
+    err_init(&err);
+    CHECK_INT(conns_trusted_parse("127.0.0.3, 10.0.0.0/8,fd00::/8", &set, &err), 0);
+    CHECK_INT(set.n, 3);
+    struct sockaddr_in v4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET, "127.0.0.3", &v4.sin_addr);
+    CHECK(conns_trusted_has(&set, (struct sockaddr *)&v4));
+    inet_pton(AF_INET, "127.0.0.4", &v4.sin_addr);
+    CHECK(!conns_trusted_has(&set, (struct sockaddr *)&v4));
+    inet_pton(AF_INET, "10.200.3.4", &v4.sin_addr);
+    CHECK(conns_trusted_has(&set, (struct sockaddr *)&v4));
+    inet_pton(AF_INET, "11.0.0.1", &v4.sin_addr);
+    CHECK(!conns_trusted_has(&set, (struct sockaddr *)&v4));
+    inet_pton(AF_INET6, "::ffff:10.1.2.3", &v6.sin6_addr);
+    CHECK(conns_trusted_has(&set, (struct sockaddr *)&v6));
+    inet_pton(AF_INET6, "fd12::1", &v6.sin6_addr);
+    CHECK(conns_trusted_has(&set, (struct sockaddr *)&v6));
+    inet_pton(AF_INET6, "fe80::1", &v6.sin6_addr);
+    CHECK(!conns_trusted_has(&set, (struct sockaddr *)&v6));
+    CHECK_INT(conns_trusted_parse("", &set, &err), 0);
+    CHECK_INT(set.n, 0);
+    CHECK_INT(conns_trusted_parse("10.0.0.0/33", &set, &err), -1);
+    CHECK_CONTAINS(err_message(&err), "prefix");
+    err_init(&err);
+    CHECK_INT(conns_trusted_parse("proxy.example", &set, &err), -1);
+    CHECK_CONTAINS(err_message(&err), "not an IP address");
+}
+
+/* The per-address cap counts open connections and skips trusted addresses. */
+static void test_per_address_cap(void)
+{
+    struct conns_options o = {.header_timeout_ms = 10000, .body_timeout_ms = 10000,
+                              .per_ip_max = 2};
+    struct err err;
+    err_init(&err);
+    CHECK_INT(conns_trusted_parse("127.0.0.9", &o.trusted, &err), 0);
+    struct conns *t = conns_create(&o);
+    struct sockaddr_in a = {.sin_family = AF_INET}, p = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.8", &a.sin_addr);
+    inet_pton(AF_INET, "127.0.0.9", &p.sin_addr);
+    struct conn *c1 = conns_opened(t, -1, (struct sockaddr *)&a);
+    CHECK(conns_accept_ok(t, (struct sockaddr *)&a));
+    struct conn *c2 = conns_opened(t, -1, (struct sockaddr *)&a);
+    CHECK(!conns_accept_ok(t, (struct sockaddr *)&a));
+    struct conn *pc[5];
+    for (int i = 0; i < 5; i++) {
+        pc[i] = conns_opened(t, -1, (struct sockaddr *)&p);
+    }
+    CHECK(conns_accept_ok(t, (struct sockaddr *)&p));
+    bool orphan;
+    CHECK(conns_closed(t, c1, true, &orphan) == NULL);
+    CHECK(!orphan);
+    CHECK(conns_accept_ok(t, (struct sockaddr *)&a));
+    conns_closed(t, c2, true, &orphan);
+    for (int i = 0; i < 5; i++) {
+        conns_closed(t, pc[i], true, &orphan);
+    }
+    conns_destroy(t);
+}
+
 HARNESS_MAIN(TEST(test_defaults), TEST(test_flags_over_env), TEST(test_bad_settings),
              TEST(test_help_and_version), TEST(test_sizes_and_durations), TEST(test_secrets_flags),
-             TEST(test_listen_addresses), TEST(test_listen_port_zero))
+             TEST(test_listen_addresses), TEST(test_listen_port_zero),
+             TEST(test_trusted_proxies), TEST(test_per_address_cap))

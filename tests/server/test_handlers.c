@@ -826,7 +826,40 @@ static void test_secret_rotation_after_reload(void)
     rmdir(dir);
 }
 
-HARNESS_MAIN(TEST(test_routes_lookup), TEST(test_routes_404_405), TEST(test_routes_bench_hidden),
+/* Client bytes: valid UTF-8 stays, invalid bytes become \xNN, truncation keeps characters
+ * whole; a problem built from an error quoting such bytes is valid JSON (it used to be a 500). */
+static void test_text_sanitize(void)
+{
+    char out[64];
+    http_text_sanitize("plain /path?x=1", out, sizeof(out));
+    CHECK_STR(out, "plain /path?x=1");
+    http_text_sanitize("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", out, sizeof(out));
+    CHECK_STR(out, "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    http_text_sanitize("/x\xff", out, sizeof(out));
+    CHECK_STR(out, "/x\\xff");
+    /* overlong, surrogate, past U+10FFFF, truncated sequence */
+    http_text_sanitize("\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82", out, sizeof(out));
+    CHECK_STR(out, "\\xc0\\xaf|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\xe2\\x82");
+    char small[6];
+    http_text_sanitize("ab\xc3\xa9\xff", small, sizeof(small));
+    CHECK_STR(small, "ab\xc3\xa9");
+    http_text_sanitize("abcd\xff", small, sizeof(small));
+    CHECK_STR(small, "abcd");
+
+    struct err err;
+    err_init(&err);
+    err_set(&err, ERR_SPEC_INVALID, "service", "no service '\xff' in the deployment");
+    struct http_resp resp;
+    http_resp_init(&resp);
+    CHECK_INT(http_reply_problem(&resp, &err), 0);
+    json_t *doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+    CHECK(doc != NULL);
+    CHECK_CONTAINS(json_string_value(json_object_get(doc, "detail")), "'\\xff'");
+    json_decref(doc);
+    http_resp_release(&resp);
+}
+
+HARNESS_MAIN(TEST(test_text_sanitize), TEST(test_routes_lookup), TEST(test_routes_404_405), TEST(test_routes_bench_hidden),
              TEST(test_routes_table_sane), TEST(test_content_types), TEST(test_accept_envelope),
              TEST(test_query_params), TEST(test_query_params_rejected), TEST(test_request_ids),
              TEST(test_problem_status_mapping), TEST(test_problem_secret_faults_headers),

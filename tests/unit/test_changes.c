@@ -387,6 +387,33 @@ static void env_layers_and_keys_once(void)
     rt_free(&t);
 }
 
+/* A name that could smuggle a second KEY=VALUE entry, or that no shell could use, is a 422
+ * naming the variable's path ("A\nPATH=x" used to render). */
+static void env_names_are_checked(void)
+{
+    static const char *const bad[] = {"\"A\\nPATH=x\"", "\"A B\"",   "\"A=B\"",
+                                      "\"T\\tX\"",      "\"D\\x7fX\"", "\"C\\x01X\"",
+                                      "\"\"",           "\" A\"",    "\"A\\r\""};
+    struct rt t;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char spec[256];
+        snprintf(spec, sizeof(spec), SVC "    env: {%s: v}\n", bad[i]);
+        CHECK_INT(rt_spec(&t, spec), -1);
+        CHECK_INT(t.err.code, ERR_SPEC_INVALID);
+        CHECK_CONTAINS(rt_err_path(&t), "services.web.env");
+        CHECK_CONTAINS(rt_err_msg(&t), "whitespace or control characters");
+        rt_free(&t);
+    }
+    CHECK_INT(rt_spec(&t, SVC "    env: {\"A.B-c_9\": v, \"\\u00e9t\\u00e9\": w}\n"), 0);
+    CHECK_STR(rt_env(t.config, "A.B-c_9"), "v");
+    rt_free(&t);
+    struct rt_in in = {.spec = SVC, .options = "{\"env\": [[\"OK\", \"1\"], [\"X\\nY\", \"2\"]]}"};
+    CHECK_INT(rt_render(&t, &in), -1);
+    CHECK_INT(t.err.code, ERR_SPEC_INVALID);
+    CHECK_STR(rt_err_path(&t), "options.env[1][0]");
+    rt_free(&t);
+}
+
 static void env_server_allowlist_and_empty_warning(void)
 {
     json_t *server_env = json_pack("{s:s}", "REGION", "eu-west");
@@ -715,6 +742,7 @@ RT_MAIN(TEST(default_seccomp_profile), TEST(capabilities_case_insensitive_and_ch
         TEST(cdi_node_without_numbers_or_facts_fails), TEST(cdi_old_object_hooks_are_rejected),
         TEST(cdi_all_only_when_defined_and_conflicts), TEST(cdi_version_rules),
         TEST(tmpfs_size_and_mode), TEST(cgroup_mount_follows_host), TEST(env_layers_and_keys_once),
+        TEST(env_names_are_checked),
         TEST(env_server_allowlist_and_empty_warning), TEST(cgroups_path_precedence),
         TEST(ulimits_unlimited_exact), TEST(honoured_fields), TEST(honoured_fields_are_validated),
         TEST(masked_paths_like_docker), TEST(oci_version), TEST(fixed_bugs), TEST(rootless_mappings),
