@@ -92,6 +92,7 @@ struct request_state {
     /* Parked while the vault answers (render_job pending). */
     struct render_job *job;
     atomic_int park;
+    atomic_bool woken; /* the vault has answered: the result is there */
     uint64_t wait_deadline_ms;
     struct request_state *pprev, *pnext;
 };
@@ -291,6 +292,7 @@ static struct request_state *request_begin(struct httpd *h, struct MHD_Connectio
     set_log_path(rs, uri ? uri : "");
     client_address(c, rs->client, sizeof(rs->client));
     atomic_init(&rs->park, PARK_NONE);
+    atomic_init(&rs->woken, false);
     conns_request_seen(h->conns, rs->conn);
     metrics_request_started(h->o.metrics);
     return rs;
@@ -555,6 +557,7 @@ static void parked_unlink(struct httpd *h, struct request_state *rs)
 static void on_wake(void *ctx)
 {
     struct request_state *rs = ctx;
+    atomic_store(&rs->woken, true);
     int expect = PARK_PARKED;
     if (atomic_compare_exchange_strong(&rs->park, &expect, PARK_CLAIMED)) {
         MHD_resume_connection(rs->mhd);
@@ -609,7 +612,7 @@ static enum MHD_Result park(struct request_state *rs, struct MHD_Connection *c,
 }
 
 /* Called again after MHD_resume_connection: answer with what the vault said, or the 504 of a
- * passed deadline (or 503 when the server is stopping). */
+ * passed deadline, or 503 when the server stops before the vault answered. */
 static enum MHD_Result request_on_resumed(struct request_state *rs, struct MHD_Connection *c)
 {
     struct httpd *h = rs->h;
@@ -620,8 +623,7 @@ static enum MHD_Result request_on_resumed(struct request_state *rs, struct MHD_C
     struct render_job *job = rs->job;
     rs->job = NULL;
     atomic_store(&rs->park, PARK_NONE);
-    if (stopping && job && secrets_timeout_ms(h->o.app->secrets) &&
-        monotonic_ms() < rs->wait_deadline_ms) {
+    if (stopping && !atomic_load(&rs->woken)) { /* the vault answered: that answer goes out */
         handler_render_cancel(job);
         return reply_shutting_down(rs, c);
     }
