@@ -84,9 +84,8 @@ static int check_files(json_t *files, struct err *err)
     return err_is_set(err) ? -1 : 0;
 }
 
-/* The envelope's shape, before any hashing. */
-static int check_envelope_shape(json_t *root, struct bundle_envelope *out,
-                                struct err *err)
+/* `config` is there and is an object: the envelope's core, checked before its digest. */
+static int check_config(const json_t *root, struct err *err)
 {
     if (!json_is_object(root)) {
         return err_set(err, ERR_SPEC_INVALID, "", "the envelope must be a JSON object");
@@ -103,15 +102,12 @@ static int check_envelope_shape(json_t *root, struct bundle_envelope *out,
     if (!json_is_object(config)) {
         return err_set(err, ERR_SPEC_INVALID, "config", "`config` must be an object");
     }
-    const json_t *digest = json_object_get(root, "digest");
-    if (!digest) {
-        return err_set(err, ERR_SPEC_INVALID, "digest",
-                       "the envelope has no `digest`: refusing an unverifiable config");
-    }
-    if (render_envelope_digest_check(digest)) {
-        return err_set(err, ERR_SPEC_INVALID, "digest",
-                       "`digest` must be \"sha256:\" followed by 64 lower-case hex digits");
-    }
+    return 0;
+}
+
+/* The members beside the config: bundle files and warnings. */
+static int check_extras(json_t *root, struct bundle_envelope *out, struct err *err)
+{
     out->files = json_object_get(root, "files");
     if (out->files && check_files(out->files, err)) {
         return -1;
@@ -120,7 +116,6 @@ static int check_envelope_shape(json_t *root, struct bundle_envelope *out,
     if (out->warnings && !json_is_array(out->warnings)) {
         return err_set(err, ERR_SPEC_INVALID, "warnings", "`warnings` must be an array");
     }
-    snprintf(out->digest, sizeof(out->digest), "%s", json_string_value(digest));
     return 0;
 }
 
@@ -134,17 +129,20 @@ int bundle_envelope_load(const char *text, size_t len, struct bundle_envelope *o
         return err_set(err, ERR_SPEC_SYNTAX, "", "the envelope is not valid JSON: %s (line %d, "
                        "column %d)", je.text, je.line, je.column);
     }
-    if (check_envelope_shape(out->root, out, err)) {
-        bundle_envelope_release(out);
-        return -1;
-    }
-    /* The wire format's own check: the pretty config text must hash to `digest`. */
+    /* The digest is the wire format's own check (render/output.c): present, well formed, and
+     * the hash of the pretty config text, which is what config.json gets. */
     struct render_output config_text;
-    if (render_envelope_verify(out->root, &config_text, err)) {
+    if (check_config(out->root, err) ||
+        render_envelope_verify(out->root, &config_text, err)) {
         bundle_envelope_release(out);
         return -1;
     }
     out->config_text = config_text.text;
     out->config_len = config_text.len;
+    snprintf(out->digest, sizeof(out->digest), "%s", jsonx_get_str(out->root, "digest"));
+    if (check_extras(out->root, out, err)) {
+        bundle_envelope_release(out);
+        return -1;
+    }
     return 0;
 }
