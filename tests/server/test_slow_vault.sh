@@ -1,7 +1,8 @@
 #!/bin/sh
 # A slow vault holds no HTTP thread: while 64 renders wait on a vault that answers after 3 s
 # (each needs its own secret; 16 fetch threads, so most wait in the queue), /healthz, /readyz,
-# /metrics, /version and renders without secrets keep a p99 under 50 ms, and every waiting
+# /metrics, /version and renders without secrets keep a p99 under 50 ms (on a machine busy
+# with other work: under 4x their p99 with nothing parked; never a second), and every waiting
 # render ends by its deadline (VAULT_CLIENT_TIMEOUT) with 200 or the 504 naming its reference.
 # shellcheck source=tests/server/lib.sh
 . "$OCIRENDER_SRC/tests/server/lib.sh"
