@@ -83,6 +83,18 @@ static char *next_line(char **cursor)
     return line;
 }
 
+/* Kernel releases, distro names and cgroup types are short printable ASCII; anything else is
+ * no fact. */
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++) {
+        if (*s < 0x21 || *s > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- user and subordinate ids ---- */
 
 /* "name:start:count" with plain decimal numbers, 1 <= count, start + count <= 2^32. */
@@ -230,7 +242,27 @@ static int user_facts(const struct facts_sources *src, json_t *facts, json_t *wa
     return 0;
 }
 
-/* ---- cgroups (read-only: /proc/self/cgroup and one stat) ---- */
+/* ---- cgroups (read-only: /proc/self/cgroup and the cgroup's files under /sys/fs/cgroup) ---- */
+
+#define CGROUP_HIERARCHIES_MAX 16
+#define CGROUP_HIERARCHY_NAME_MAX 64
+
+/* Said with every omitted parent: what happens instead and how to choose one. */
+#define PARENT_OMITTED                                                                            \
+    "host.cgroup.parent omitted, the runtime's default applies; set cgroup_parent in the spec "  \
+    "or --cgroup-parent on the server"
+
+/*
+ * The cgroup chosen as parent and where to find it: the hierarchy directories under
+ * /sys/fs/cgroup it was read from ("" is /sys/fs/cgroup itself, the v2 hierarchy).
+ */
+struct cgroup_pick {
+    char path[HOST_PATH_MAX]; /* "" when none applies */
+    bool disagree;            /* v1 controllers in different cgroups and no name=systemd */
+    char hierarchies[CGROUP_HIERARCHIES_MAX][CGROUP_HIERARCHY_NAME_MAX];
+    size_t n_hierarchies;
+    bool hierarchies_overflow; /* more than fit: cannot be checked */
+};
 
 /* Does the comma-separated controller list `list` (length n) contain `want`? */
 static bool has_controller(const char *list, size_t n, const char *want)
@@ -249,14 +281,42 @@ static bool has_controller(const char *list, size_t n, const char *want)
 }
 
 /*
+ * Where systemd mounts a v1 hierarchy: /sys/fs/cgroup/<controllers as listed> ("cpu,cpuacct"),
+ * /sys/fs/cgroup/<name> for a named one ("name=systemd" is "systemd").
+ */
+static void add_hierarchy(struct cgroup_pick *pick, const char *list, size_t n)
+{
+    if (n > 5 && strncmp(list, "name=", 5) == 0) {
+        list += 5;
+        n -= 5;
+    }
+    if (pick->n_hierarchies == CGROUP_HIERARCHIES_MAX || n >= CGROUP_HIERARCHY_NAME_MAX) {
+        pick->hierarchies_overflow = true;
+        return;
+    }
+    snprintf(pick->hierarchies[pick->n_hierarchies++], CGROUP_HIERARCHY_NAME_MAX, "%.*s", (int)n,
+             list);
+}
+
+static void pick_one(struct cgroup_pick *pick, const char *path, const char *hierarchy)
+{
+    snprintf(pick->path, sizeof(pick->path), "%s", path);
+    pick->n_hierarchies = 0;
+    pick->hierarchies_overflow = false;
+    add_hierarchy(pick, hierarchy, strlen(hierarchy));
+}
+
+/*
  * The cgroup this process runs in. v2: the "0::" line. v1/hybrid: the name=systemd hierarchy
  * (what systemd and runc's systemd driver use), else the unified "0::" line of a hybrid host,
- * else the path the controller hierarchies agree on. "" when none applies.
+ * else the path the controller hierarchies agree on.
  */
-static void cgroup_parent(char *text, int version, char *parent, size_t size, bool *disagree)
+static void cgroup_parent(char *text, int version, struct cgroup_pick *pick)
 {
-    char systemd[HOST_PATH_MAX] = "", unified[HOST_PATH_MAX] = "", common[HOST_PATH_MAX] = "";
+    char systemd[HOST_PATH_MAX] = "", systemd_h[CGROUP_HIERARCHY_NAME_MAX] = "";
+    char unified[HOST_PATH_MAX] = "", common[HOST_PATH_MAX] = "";
     bool have_unified = false, have_systemd = false, mixed = false, any = false;
+    struct cgroup_pick controllers = {0};
     char *cursor = text, *line;
     while ((line = next_line(&cursor))) {
         char *c1 = strchr(line, ':');
@@ -271,6 +331,7 @@ static void cgroup_parent(char *text, int version, char *parent, size_t size, bo
             have_unified = true;
         } else if (has_controller(c1 + 1, clen, "name=systemd")) {
             snprintf(systemd, sizeof(systemd), "%s", path);
+            snprintf(systemd_h, sizeof(systemd_h), "%s", "systemd");
             have_systemd = true;
         } else if (clen > 0) {
             if (!any) {
@@ -279,22 +340,177 @@ static void cgroup_parent(char *text, int version, char *parent, size_t size, bo
             } else if (strcmp(common, path) != 0) {
                 mixed = true;
             }
+            add_hierarchy(&controllers, c1 + 1, clen);
         }
     }
-    *disagree = false;
-    const char *pick = "";
+    memset(pick, 0, sizeof(*pick));
     if (version == 2) {
-        pick = have_unified ? unified : "";
+        pick_one(pick, have_unified ? unified : "", "");
     } else if (have_systemd) {
-        pick = systemd;
+        pick_one(pick, systemd, systemd_h);
     } else if (have_unified) {
-        pick = unified;
+        pick_one(pick, unified, "unified"); /* a hybrid host's cgroup2 mount */
     } else if (any && !mixed) {
-        pick = common;
+        *pick = controllers;
+        snprintf(pick->path, sizeof(pick->path), "%s", common);
     } else if (mixed) {
-        *disagree = true;
+        pick->disagree = true;
     }
-    snprintf(parent, size, "%s", pick);
+}
+
+/* /sys/fs/cgroup[/<hierarchy>]<cgroup>[/<file>], as shown in warnings (no host root). */
+static bool cgroup_file(const char *hierarchy, const char *cgroup, const char *file, char *buf,
+                        size_t size)
+{
+    if (strchr(hierarchy, '/') || strcmp(hierarchy, ".") == 0 || strcmp(hierarchy, "..") == 0) {
+        return false; /* not a mount directory name: nothing of ours to look at */
+    }
+    int n = snprintf(buf, size, "/sys/fs/cgroup%s%s%s%s%s", hierarchy[0] ? "/" : "", hierarchy,
+                     strcmp(cgroup, "/") == 0 ? "" : cgroup, file ? "/" : "", file ? file : "");
+    return n >= 0 && (size_t)n < size;
+}
+
+/* Is <hierarchy><cgroup> a directory? If not, a warning says so; -1 only on OOM. */
+static int cgroup_dir_exists(const struct facts_sources *src, const char *hierarchy,
+                             const char *cgroup, bool *ok, json_t *warnings)
+{
+    char shown[HOST_PATH_MAX], p[HOST_PATH_MAX];
+    *ok = false;
+    if (!cgroup_file(hierarchy, cgroup, NULL, shown, sizeof(shown))) {
+        return warn(warnings, "/proc/self/cgroup",
+                    "cgroup %s: its hierarchy '%s' names no directory under /sys/fs/cgroup: %s",
+                    cgroup, hierarchy, PARENT_OMITTED);
+    }
+    struct stat st;
+    const char *why = NULL;
+    if (!host_path(src, shown, p, sizeof(p))) {
+        why = "path too long";
+    } else if (stat(p, &st) != 0) {
+        why = errno == ENOENT ? "it does not exist" : strerror(errno);
+    } else if (!S_ISDIR(st.st_mode)) {
+        why = "not a directory";
+    }
+    if (why) {
+        return warn(warnings, shown, "cgroup %s cannot be used there (%s): %s", cgroup, why,
+                    PARENT_OMITTED);
+    }
+    *ok = true;
+    return 0;
+}
+
+/* A v2 cgroup's type: only a "domain" cgroup can have the domain child a container needs
+ * (threaded subtrees hold threads, not containers). Absent file (old kernel): fine. */
+static int cgroup_v2_type_ok(const struct facts_sources *src, const char *cgroup, bool *ok,
+                             json_t *warnings)
+{
+    char shown[HOST_PATH_MAX], p[HOST_PATH_MAX];
+    *ok = true;
+    if (!cgroup_file("", cgroup, "cgroup.type", shown, sizeof(shown)) ||
+        !host_path(src, shown, p, sizeof(p))) {
+        return 0;
+    }
+    char *type = read_host_file(p, HOST_FILE_MAX, NULL);
+    if (!type) {
+        return 0;
+    }
+    type[strcspn(type, "\r\n")] = '\0';
+    int rc = 0;
+    if (strcmp(type, "domain") != 0) {
+        *ok = false;
+        rc = warn(warnings, shown,
+                  "cgroup %s is of type '%.40s' (only a domain cgroup can hold a container's "
+                  "cgroup): %s",
+                  cgroup, printable_ascii(type) ? type : "(unprintable)", PARENT_OMITTED);
+    }
+    free(type);
+    return rc;
+}
+
+/* The count of pids in a cgroup.procs text: one decimal number a line. */
+static size_t count_pids(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (strspn(p, " \t\r") < len) {
+            n++;
+        }
+        p += len + (p[len] == '\n');
+    }
+    return n;
+}
+
+/*
+ * cgroup v2's "no internal processes" rule: a non-root cgroup with processes in cgroup.procs
+ * cannot enable controllers for child cgroups, so the runtime cannot create the container's
+ * cgroup under it. ocirender's own process counts: it is in this cgroup while it reads it, and
+ * so are, as a rule, the agent that started it and the runtime that follows.
+ */
+static int cgroup_v2_empty(const struct facts_sources *src, const char *cgroup, bool *ok,
+                           json_t *warnings)
+{
+    char shown[HOST_PATH_MAX], p[HOST_PATH_MAX];
+    *ok = false;
+    if (!cgroup_file("", cgroup, "cgroup.procs", shown, sizeof(shown)) ||
+        !host_path(src, shown, p, sizeof(p))) {
+        return warn(warnings, "/proc/self/cgroup", "cgroup %s: path too long: %s", cgroup,
+                    PARENT_OMITTED);
+    }
+    char *procs = read_host_file(p, HOST_FILE_MAX, NULL);
+    if (!procs && errno != EFBIG) {
+        return warn(warnings, shown, "cannot read it (%s), so whether cgroup %s holds processes "
+                    "is unknown: %s",
+                    errno == EINVAL ? "not a regular file" : strerror(errno), cgroup,
+                    PARENT_OMITTED);
+    }
+    bool read_whole = procs != NULL; /* else too large to read: many processes */
+    size_t n = read_whole ? count_pids(procs) : 0;
+    free(procs);
+    if (read_whole && n == 0) {
+        *ok = true;
+        return 0;
+    }
+    char count[48];
+    if (read_whole) {
+        snprintf(count, sizeof(count), "%zu process%s", n, n == 1 ? "" : "es");
+    } else {
+        snprintf(count, sizeof(count), "more processes than fit in %u bytes", HOST_FILE_MAX);
+    }
+    return warn(warnings, shown,
+                "cgroup %s holds %s (cgroup v2 allows no child cgroups with controllers in a "
+                "cgroup that holds processes): %s",
+                cgroup, count, PARENT_OMITTED);
+}
+
+/*
+ * Can `pick` hold the container's cgroup? v2: the cgroup is a directory under /sys/fs/cgroup,
+ * of type domain, with no processes. v1/hybrid (no internal-process rule): it is a directory in
+ * every hierarchy its path was read from. Each "no" leaves a warning that says why.
+ */
+static int cgroup_parent_usable(const struct facts_sources *src, int version,
+                                const struct cgroup_pick *pick, bool *ok, json_t *warnings)
+{
+    *ok = false;
+    if (pick->hierarchies_overflow) {
+        return warn(warnings, "/proc/self/cgroup",
+                    "cgroup %s: too many or too long hierarchy names to check: %s", pick->path,
+                    PARENT_OMITTED);
+    }
+    for (size_t i = 0; i < pick->n_hierarchies; i++) {
+        if (cgroup_dir_exists(src, pick->hierarchies[i], pick->path, ok, warnings)) {
+            return -1;
+        }
+        if (!*ok) {
+            return 0;
+        }
+    }
+    if (version != 2) {
+        return 0;
+    }
+    if (cgroup_v2_type_ok(src, pick->path, ok, warnings)) {
+        return -1;
+    }
+    return *ok ? cgroup_v2_empty(src, pick->path, ok, warnings) : 0;
 }
 
 static int cgroup_facts(const struct facts_sources *src, json_t *facts, json_t *warnings)
@@ -316,39 +532,38 @@ static int cgroup_facts(const struct facts_sources *src, json_t *facts, json_t *
         return warn(warnings, "/proc/self/cgroup", "cannot read it (%s): no cgroup parent",
                     strerror(errno));
     }
-    char parent[HOST_PATH_MAX];
-    bool disagree;
-    cgroup_parent(text, version, parent, sizeof(parent), &disagree);
-    free(text);
-    if (disagree) {
-        return warn(warnings, "/proc/self/cgroup",
-                    "the cgroup v1 hierarchies place this process in different cgroups and there "
-                    "is no name=systemd hierarchy: no cgroup parent");
-    }
-    if (parent[0] != '/' || strstr(parent, "/..") || strstr(parent, " (deleted)")) {
-        /* Outside our cgroup namespace, or gone: no usable parent. */
-        return parent[0] ? warn(warnings, "/proc/self/cgroup",
-                                "cgroup path '%s' is not usable as a parent", parent)
-                         : 0;
-    }
-    if (strcmp(parent, "/") != 0 && jsonx_set_str(cg, "parent", parent)) {
+    struct cgroup_pick *pick = malloc(sizeof(*pick));
+    if (!pick) {
+        free(text);
         return -1;
     }
-    return 0;
+    cgroup_parent(text, version, pick);
+    free(text);
+    int rc = 0;
+    bool ok = false;
+    if (pick->disagree) {
+        rc = warn(warnings, "/proc/self/cgroup",
+                  "the cgroup v1 hierarchies place this process in different cgroups and there "
+                  "is no name=systemd hierarchy: no cgroup parent");
+    } else if (pick->path[0] != '/' || strstr(pick->path, "/..") ||
+               strstr(pick->path, " (deleted)")) {
+        /* Outside our cgroup namespace, or gone: no usable parent. */
+        rc = pick->path[0] ? warn(warnings, "/proc/self/cgroup",
+                                  "cgroup path '%s' is not usable as a parent", pick->path)
+                           : 0;
+    } else if (strcmp(pick->path, "/") != 0) {
+        /* The root is no parent: cgroupsPath then comes from the spec, the server setting or
+         * the runtime's default, which for the root is the same place. */
+        rc = cgroup_parent_usable(src, version, pick, &ok, warnings);
+        if (rc == 0 && ok) {
+            rc = jsonx_set_str(cg, "parent", pick->path);
+        }
+    }
+    free(pick);
+    return rc;
 }
 
 /* ---- WSL2 (docs/wsl2.md) ---- */
-
-/* The kernel's release and a distro name are short printable ASCII; anything else is no fact. */
-static bool printable_ascii(const char *s)
-{
-    for (; *s; s++) {
-        if (*s < 0x21 || *s > 0x7e) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /*
  * WSL2 kernels, Microsoft's and custom builds of its tree, call themselves

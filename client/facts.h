@@ -3,13 +3,18 @@
 
 /*
  * Host facts gathering (contract 3 and 8): reads this node, never changes it. Nothing is
- * created, joined or written; cgroups are only read from /proc/self/cgroup.
+ * created, joined or written; cgroups are only read (/proc/self/cgroup, /sys/fs/cgroup).
  *
  * What is gathered (each part only when the spec needs it, see render_request_fact_needs):
  *   user      euid/egid and the passwd name of the euid
  *   subuid/subgid  the first well-formed range for that name or numeric uid
  *   cgroup    version (2 when /sys/fs/cgroup/cgroup.controllers exists) and parent, the
- *             cgroup this process runs in ("/" is no parent)
+ *             cgroup this process runs in, only when the runtime can create a child cgroup
+ *             in it ("/" is no parent): v2, a directory under /sys/fs/cgroup of type domain
+ *             whose cgroup.procs is empty (the "no internal processes" rule; our own process
+ *             counts); v1/hybrid, a directory in each hierarchy the path was read from
+ *             (/sys/fs/cgroup/systemd, /unified, /<controllers>). Otherwise a warning names
+ *             the cgroup and why it was omitted.
  *   devices   stat() of each device path (spec devices, GPU candidates, CDI device nodes)
  *             with the real major()/minor()
  *   cdi       CDI specs of the kinds the spec uses from /etc/cdi, /var/run/cdi and then

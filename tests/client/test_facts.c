@@ -94,99 +94,7 @@ static void user_name_from_fixture_passwd(void)
     fx_rmtree(root);
 }
 
-/* ---- cgroups ---- */
-
-static json_t *cgroup_case(const char *proc_cgroup, bool v2, json_t **w)
-{
-    const char *root = fx_tmpdir("cg");
-    if (proc_cgroup) {
-        fx_write(root, "proc/self/cgroup", proc_cgroup);
-    }
-    if (v2) {
-        fx_write(root, "sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
-    }
-    struct err err;
-    err_init(&err);
-    json_t *f = gather(root, NULL, NULL, w, &err);
-    json_t *cg = json_incref(json_object_get(f, "cgroup"));
-    json_decref(f);
-    fx_rmtree(root);
-    return cg;
-}
-
-static void cgroup_v2_parent_from_unified_line(void)
-{
-    json_t *w;
-    json_t *cg = cgroup_case("0::/system.slice/zlayer.service\n", true, &w);
-    CHECK_INT(json_integer_value(json_object_get(cg, "version")), 2);
-    CHECK_STR(jsonx_get_str(cg, "parent"), "/system.slice/zlayer.service");
-    CHECK_INT(json_array_size(w), 0);
-    json_decref(cg);
-    json_decref(w);
-}
-
-static void cgroup_v2_root_is_no_parent(void)
-{
-    json_t *w;
-    json_t *cg = cgroup_case("0::/\n", true, &w);
-    CHECK_INT(json_integer_value(json_object_get(cg, "version")), 2);
-    CHECK(json_object_get(cg, "parent") == NULL);
-    json_decref(cg);
-    json_decref(w);
-}
-
-static void cgroup_v1_prefers_name_systemd(void)
-{
-    json_t *w;
-    json_t *cg = cgroup_case("12:memory:/docker/abc\n"
-                             "11:cpu,cpuacct:/docker/abc\n"
-                             "1:name=systemd:/system.slice/zlayer.service\n"
-                             "0::/system.slice/zlayer.service\n",
-                             false, &w);
-    CHECK_INT(json_integer_value(json_object_get(cg, "version")), 1);
-    CHECK_STR(jsonx_get_str(cg, "parent"), "/system.slice/zlayer.service");
-    json_decref(cg);
-    json_decref(w);
-}
-
-static void cgroup_v1_hybrid_without_systemd_uses_unified(void)
-{
-    json_t *w;
-    json_t *cg = cgroup_case("4:memory:/a\n3:pids:/b\n0::/machine.slice/x.scope\n", false, &w);
-    CHECK_STR(jsonx_get_str(cg, "parent"), "/machine.slice/x.scope");
-    json_decref(cg);
-    json_decref(w);
-}
-
-static void cgroup_v1_agreeing_controllers(void)
-{
-    json_t *w;
-    json_t *cg = cgroup_case("4:memory:/svc/a\n3:pids:/svc/a\n2:cpu,cpuacct:/svc/a\n", false, &w);
-    CHECK_STR(jsonx_get_str(cg, "parent"), "/svc/a");
-    CHECK_INT(json_array_size(w), 0);
-    json_decref(cg);
-    json_decref(w);
-}
-
-static void cgroup_v1_disagreeing_controllers_warn(void)
-{
-    json_t *w;
-    json_t *cg = cgroup_case("4:memory:/a\n3:pids:/b\n", false, &w);
-    CHECK(json_object_get(cg, "parent") == NULL);
-    CHECK_CONTAINS(warning_for(w, "/proc/self/cgroup"), "different cgroups");
-    json_decref(cg);
-    json_decref(w);
-}
-
-static void cgroup_path_outside_namespace_is_not_used(void)
-{
-    json_t *w;
-    json_t *cg = cgroup_case("0::/../../outside\n", true, &w);
-    CHECK(json_object_get(cg, "parent") == NULL);
-    CHECK_CONTAINS(warning_for(w, "/proc/self/cgroup"), "not usable as a parent");
-    json_decref(cg);
-    json_decref(w);
-}
+/* cgroup facts: tests/client/test_facts_cgroup.c */
 
 /* ---- subordinate ids ---- */
 
@@ -531,11 +439,6 @@ static void read_in_root_limits(void)
 }
 
 HARNESS_MAIN(TEST(basics_without_needs), TEST(user_name_from_fixture_passwd),
-             TEST(cgroup_v2_parent_from_unified_line), TEST(cgroup_v2_root_is_no_parent),
-             TEST(cgroup_v1_prefers_name_systemd),
-             TEST(cgroup_v1_hybrid_without_systemd_uses_unified),
-             TEST(cgroup_v1_agreeing_controllers), TEST(cgroup_v1_disagreeing_controllers_warn),
-             TEST(cgroup_path_outside_namespace_is_not_used),
              TEST(subid_first_wellformed_line_wins), TEST(subid_lookup_public_api),
              TEST(cdi_dirs_in_priority_order), TEST(cdi_not_scanned_without_kinds),
              TEST(devices_fifo_regular_and_missing), TEST(devices_real_major_minor),
