@@ -14,6 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "client/facts.h"
+#include "common/err.h"
+#include "common/jsonx.h"
+
 
 
 const char *fx_tmpdir(const char *tag)
@@ -188,4 +192,37 @@ int fx_run(const char *const *args, const char *in, char **errout)
         return -1;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const char *fx_warning_for(const json_t *warnings, const char *path)
+{
+    for (size_t i = 0; i < json_array_size(warnings); i++) {
+        const json_t *w = json_array_get(warnings, i);
+        const char *p = jsonx_get_str(w, "path");
+        if (p && strcmp(p, path) == 0) {
+            return jsonx_get_str(w, "message");
+        }
+    }
+    return NULL;
+}
+
+json_t *fx_gather_at(const char *root, long uid, long gid, const char *distro,
+                     json_t **warnings)
+{
+    struct facts_sources src;
+    facts_sources_default(&src);
+    src.root = root;
+    src.uid = uid;
+    src.gid = gid;
+    src.cdi_extra_dirs = NULL;
+    src.wsl_distro = distro;
+    struct err err;
+    err_init(&err);
+    json_t *facts = facts_gather(NULL, &src, warnings, &err);
+    if (!facts) {
+        fprintf(stderr, "facts_gather(%s) failed: %s: %s\n", root, err_path(&err),
+                err_message(&err));
+        abort();
+    }
+    return facts;
 }

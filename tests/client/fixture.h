@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 /* A fresh directory under $TMPDIR (or /tmp); the path is static storage per call slot. */
 const char *fx_tmpdir(const char *tag);
 /* Remove a tree (no symlink is followed). */
@@ -31,5 +33,15 @@ int fx_count_prefix(const char *dir, const char *prefix);
  * (heap, may be NULL) receives stderr.
  */
 int fx_run(const char *const *args, const char *in, char **errout);
+
+/* The message of the warning whose path is `path` in a facts warning list, or NULL. */
+const char *fx_warning_for(const json_t *warnings, const char *path);
+
+/*
+ * The basic facts of the fake node under `root`, gathered as user uid:gid with `distro` as
+ * WSL_DISTRO_NAME (NULL: unset). Aborts the test with the error when gathering fails.
+ */
+json_t *fx_gather_at(const char *root, long uid, long gid, const char *distro,
+                     json_t **warnings);
 
 #endif

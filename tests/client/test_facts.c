@@ -33,18 +33,6 @@ static json_t *gather(const char *root, const char *needs_json, const char *root
     return facts;
 }
 
-/* The warning whose path is `path`, or NULL. */
-static const char *warning_for(const json_t *warnings, const char *path)
-{
-    for (size_t i = 0; i < json_array_size(warnings); i++) {
-        const json_t *w = json_array_get(warnings, i);
-        if (strcmp(jsonx_get_str(w, "path"), path) == 0) {
-            return jsonx_get_str(w, "message");
-        }
-    }
-    return NULL;
-}
-
 static long long int_at(const json_t *obj, const char *a, const char *b)
 {
     const json_t *v = json_object_get(json_object_get(obj, a), b);
@@ -74,7 +62,7 @@ static void basics_without_needs(void)
     CHECK(json_object_get(f, "cdi") == NULL);
     CHECK(json_object_get(f, "rootfs") == NULL);
     /* /proc/self/cgroup is absent in this fixture: said so, no parent. */
-    CHECK_CONTAINS(warning_for(w, "/proc/self/cgroup"), "cannot read it");
+    CHECK_CONTAINS(fx_warning_for(w, "/proc/self/cgroup"), "cannot read it");
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);
@@ -214,12 +202,12 @@ static void cdi_dirs_in_priority_order(void)
                         "deviceNodes"),
         0);
     CHECK_STR(jsonx_get_str(node, "hostPath"), "/dev/nvidia-host0");
-    CHECK_CONTAINS(warning_for(w, "/etc/cdi/broken.json"), "skipped CDI spec");
-    CHECK_CONTAINS(warning_for(w, "/etc/cdi/invalid.yaml"), "skipped invalid CDI spec");
-    CHECK_CONTAINS(warning_for(w, "/etc/cdi/invalid.yaml"), "at least one device");
-    CHECK_CONTAINS(warning_for(w, "relative/dir"), "not an absolute path");
-    CHECK(warning_for(w, "/etc/cdi/other.json") == NULL);
-    CHECK(warning_for(w, "/etc/cdi/ignored.yml") == NULL);
+    CHECK_CONTAINS(fx_warning_for(w, "/etc/cdi/broken.json"), "skipped CDI spec");
+    CHECK_CONTAINS(fx_warning_for(w, "/etc/cdi/invalid.yaml"), "skipped invalid CDI spec");
+    CHECK_CONTAINS(fx_warning_for(w, "/etc/cdi/invalid.yaml"), "at least one device");
+    CHECK_CONTAINS(fx_warning_for(w, "relative/dir"), "not an absolute path");
+    CHECK(fx_warning_for(w, "/etc/cdi/other.json") == NULL);
+    CHECK(fx_warning_for(w, "/etc/cdi/ignored.yml") == NULL);
     json_decref(f);
     json_decref(w);
     json_decref(needs);
@@ -269,9 +257,9 @@ static void devices_fifo_regular_and_missing(void)
     CHECK_INT(json_array_size(json_object_get(f, "devices")), 1);
     CHECK_STR(jsonx_get_str(device_entry(f, "/dev/myfifo"), "type"), "p");
     CHECK(json_object_get(device_entry(f, "/dev/myfifo"), "major") == NULL);
-    CHECK_CONTAINS(warning_for(w, "/etc/notadev"), "not a device node");
+    CHECK_CONTAINS(fx_warning_for(w, "/etc/notadev"), "not a device node");
     /* A missing device is left to the renderer, which warns that it skips it. */
-    CHECK(warning_for(w, "/dev/missing") == NULL);
+    CHECK(fx_warning_for(w, "/dev/missing") == NULL);
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);
@@ -384,7 +372,7 @@ static void rootfs_passwd_group_inside_root(void)
     f = gather(tmp, NULL, rootfs, &w, &err);
     CHECK(f != NULL);
     CHECK(str_at(f, "rootfs", "passwd") == NULL);
-    CHECK_CONTAINS(warning_for(w, "etc/passwd"), "No such file");
+    CHECK_CONTAINS(fx_warning_for(w, "etc/passwd"), "No such file");
     json_decref(f);
     json_decref(w);
 
@@ -393,7 +381,7 @@ static void rootfs_passwd_group_inside_root(void)
     CHECK_INT(mkfifo(fx_path(rootfs, "etc/passwd"), 0600), 0);
     err_init(&err);
     f = gather(tmp, NULL, rootfs, &w, &err);
-    CHECK_CONTAINS(warning_for(w, "etc/passwd"), "not a regular file");
+    CHECK_CONTAINS(fx_warning_for(w, "etc/passwd"), "not a regular file");
     json_decref(f);
     json_decref(w);
     fx_rmtree(tmp);

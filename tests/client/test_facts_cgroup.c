@@ -19,33 +19,6 @@
 
 #define OMITTED "host.cgroup.parent omitted, the runtime's default applies"
 
-static json_t *gather_at(const char *root, json_t **warnings)
-{
-    struct facts_sources src;
-    facts_sources_default(&src);
-    src.root = root;
-    src.uid = 1000;
-    src.gid = 1000;
-    src.cdi_extra_dirs = NULL;
-    src.wsl_distro = NULL;
-    struct err err;
-    err_init(&err);
-    json_t *facts = facts_gather(NULL, &src, warnings, &err);
-    CHECK(facts != NULL);
-    return facts;
-}
-
-static const char *warning_for(const json_t *warnings, const char *path)
-{
-    for (size_t i = 0; i < json_array_size(warnings); i++) {
-        const json_t *w = json_array_get(warnings, i);
-        if (str_eq(jsonx_get_str(w, "path"), path)) {
-            return jsonx_get_str(w, "message");
-        }
-    }
-    return NULL;
-}
-
 /* Warnings that mention cgroups at all (none is expected where the parent is fine). */
 static size_t cgroup_warnings(const json_t *warnings)
 {
@@ -108,7 +81,7 @@ static void v2_empty_domain_cgroup_is_reported(void)
     const char *root = v2_node("/zlayer.slice/containers");
     v2_cgroup(root, "/zlayer.slice/containers", "", "domain\n");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK_INT(json_integer_value(json_object_get(json_object_get(f, "cgroup"), "version")), 2);
     CHECK_STR(parent_of(f), "/zlayer.slice/containers");
     CHECK_INT(cgroup_warnings(w), 0);
@@ -122,7 +95,7 @@ static void v2_empty_domain_cgroup_is_reported(void)
     fx_rmtree(root);
     root = v2_node("/zlayer.slice/containers");
     v2_cgroup(root, "/zlayer.slice/containers", "", NULL);
-    f = gather_at(root, &w);
+    f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK_STR(parent_of(f), "/zlayer.slice/containers");
     json_decref(f);
     json_decref(w);
@@ -134,9 +107,9 @@ static void v2_cgroup_with_processes_is_omitted_with_the_reason(void)
     const char *root = v2_node("/system.slice/zlayer.service");
     v2_cgroup(root, "/system.slice/zlayer.service", "812\n4711\n", "domain\n");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    const char *why = warning_for(w, "/sys/fs/cgroup/system.slice/zlayer.service/cgroup.procs");
+    const char *why = fx_warning_for(w, "/sys/fs/cgroup/system.slice/zlayer.service/cgroup.procs");
     CHECK_CONTAINS(why, "cgroup /system.slice/zlayer.service holds 2 processes");
     CHECK_CONTAINS(why, "cgroup v2 allows no child cgroups");
     CHECK_CONTAINS(why, OMITTED);
@@ -156,10 +129,10 @@ static void v2_cgroup_with_processes_is_omitted_with_the_reason(void)
     /* one process, as when ocirender runs alone in a scope: it counts too */
     root = v2_node("/user.slice/user-1000.slice/session-3.scope");
     v2_cgroup(root, "/user.slice/user-1000.slice/session-3.scope", "2345\n", "domain\n");
-    f = gather_at(root, &w);
+    f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
     CHECK_CONTAINS(
-        warning_for(w, "/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope/cgroup.procs"),
+        fx_warning_for(w, "/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope/cgroup.procs"),
         "cgroup /user.slice/user-1000.slice/session-3.scope holds 1 process (");
     json_decref(f);
     json_decref(w);
@@ -176,9 +149,9 @@ static void v2_cgroup_with_processes_is_omitted_with_the_reason(void)
     root = v2_node("/big.slice");
     v2_cgroup(root, "/big.slice", many, "domain\n");
     free(many);
-    f = gather_at(root, &w);
+    f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    CHECK_CONTAINS(warning_for(w, "/sys/fs/cgroup/big.slice/cgroup.procs"),
+    CHECK_CONTAINS(fx_warning_for(w, "/sys/fs/cgroup/big.slice/cgroup.procs"),
                    "cgroup /big.slice holds more processes than fit in");
     json_decref(f);
     json_decref(w);
@@ -190,9 +163,9 @@ static void v2_missing_or_odd_cgroup_is_omitted(void)
     /* not under /sys/fs/cgroup at all (another namespace's view, or removed) */
     const char *root = v2_node("/system.slice/gone.service");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    const char *why = warning_for(w, "/sys/fs/cgroup/system.slice/gone.service");
+    const char *why = fx_warning_for(w, "/sys/fs/cgroup/system.slice/gone.service");
     CHECK_CONTAINS(why, "cgroup /system.slice/gone.service cannot be used there");
     CHECK_CONTAINS(why, "does not exist");
     CHECK_CONTAINS(why, OMITTED);
@@ -203,9 +176,9 @@ static void v2_missing_or_odd_cgroup_is_omitted(void)
     /* a file where the directory should be */
     root = v2_node("/a/b");
     fx_write(root, "sys/fs/cgroup/a/b", "x");
-    f = gather_at(root, &w);
+    f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    CHECK_CONTAINS(warning_for(w, "/sys/fs/cgroup/a/b"), "not a directory");
+    CHECK_CONTAINS(fx_warning_for(w, "/sys/fs/cgroup/a/b"), "not a directory");
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);
@@ -213,9 +186,9 @@ static void v2_missing_or_odd_cgroup_is_omitted(void)
     /* a threaded cgroup holds threads, not a container's domain cgroup */
     root = v2_node("/app.slice/db.service");
     v2_cgroup(root, "/app.slice/db.service", "", "threaded\n");
-    f = gather_at(root, &w);
+    f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    why = warning_for(w, "/sys/fs/cgroup/app.slice/db.service/cgroup.type");
+    why = fx_warning_for(w, "/sys/fs/cgroup/app.slice/db.service/cgroup.type");
     CHECK_CONTAINS(why, "cgroup /app.slice/db.service is of type 'threaded'");
     CHECK_CONTAINS(why, OMITTED);
     json_decref(f);
@@ -225,9 +198,9 @@ static void v2_missing_or_odd_cgroup_is_omitted(void)
     /* cgroup.procs that cannot be read: unknown is not empty */
     root = v2_node("/app.slice/x.service");
     fx_mkdir(root, "sys/fs/cgroup/app.slice/x.service/cgroup.procs");
-    f = gather_at(root, &w);
+    f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    why = warning_for(w, "/sys/fs/cgroup/app.slice/x.service/cgroup.procs");
+    why = fx_warning_for(w, "/sys/fs/cgroup/app.slice/x.service/cgroup.procs");
     CHECK_CONTAINS(why, "cannot read it (not a regular file)");
     CHECK_CONTAINS(why, OMITTED);
     json_decref(f);
@@ -239,7 +212,7 @@ static void v2_root_is_no_parent_and_no_warning(void)
 {
     const char *root = v2_node("/");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
     CHECK_INT(cgroup_warnings(w), 0);
     json_decref(f);
@@ -252,9 +225,9 @@ static void v2_paths_from_outside_the_namespace_are_not_used(void)
     const char *root = v2_node("/../../outside");
     fx_mkdir(root, "sys/fs/cgroup/outside");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    CHECK_CONTAINS(warning_for(w, "/proc/self/cgroup"), "not usable as a parent");
+    CHECK_CONTAINS(fx_warning_for(w, "/proc/self/cgroup"), "not usable as a parent");
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);
@@ -278,7 +251,7 @@ static void v1_name_systemd_directory_with_processes_is_reported(void)
                                "0::/system.slice/zlayer.service\n");
     fx_write(root, "sys/fs/cgroup/systemd/system.slice/zlayer.service/cgroup.procs", "812\n");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK_INT(json_integer_value(json_object_get(json_object_get(f, "cgroup"), "version")), 1);
     CHECK_STR(parent_of(f), "/system.slice/zlayer.service");
     CHECK_INT(cgroup_warnings(w), 0);
@@ -291,9 +264,9 @@ static void v1_missing_hierarchy_directory_is_omitted(void)
 {
     const char *root = v1_node("1:name=systemd:/system.slice/zlayer.service\n");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    const char *why = warning_for(w, "/sys/fs/cgroup/systemd/system.slice/zlayer.service");
+    const char *why = fx_warning_for(w, "/sys/fs/cgroup/systemd/system.slice/zlayer.service");
     CHECK_CONTAINS(why, "cgroup /system.slice/zlayer.service cannot be used there");
     CHECK_CONTAINS(why, OMITTED);
     json_decref(f);
@@ -306,7 +279,7 @@ static void v1_hybrid_without_systemd_uses_the_unified_mount(void)
     const char *root = v1_node("4:memory:/a\n3:pids:/b\n0::/machine.slice/x.scope\n");
     fx_mkdir(root, "sys/fs/cgroup/unified/machine.slice/x.scope");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK_STR(parent_of(f), "/machine.slice/x.scope");
     json_decref(f);
     json_decref(w);
@@ -321,7 +294,7 @@ static void v1_agreeing_controllers_need_every_hierarchy(void)
     fx_mkdir(root, "sys/fs/cgroup/pids/svc/a");
     fx_mkdir(root, "sys/fs/cgroup/cpu,cpuacct/svc/a");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK_STR(parent_of(f), "/svc/a");
     CHECK_INT(cgroup_warnings(w), 0);
     json_decref(f);
@@ -331,9 +304,9 @@ static void v1_agreeing_controllers_need_every_hierarchy(void)
     root = v1_node(proc);
     fx_mkdir(root, "sys/fs/cgroup/memory/svc/a");
     fx_mkdir(root, "sys/fs/cgroup/cpu,cpuacct/svc/a");
-    f = gather_at(root, &w);
+    f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    CHECK_CONTAINS(warning_for(w, "/sys/fs/cgroup/pids/svc/a"), "does not exist");
+    CHECK_CONTAINS(fx_warning_for(w, "/sys/fs/cgroup/pids/svc/a"), "does not exist");
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);
@@ -343,9 +316,9 @@ static void v1_disagreeing_controllers_warn(void)
 {
     const char *root = v1_node("4:memory:/a\n3:pids:/b\n");
     json_t *w;
-    json_t *f = gather_at(root, &w);
+    json_t *f = fx_gather_at(root, 1000, 1000, NULL, &w);
     CHECK(parent_of(f) == NULL);
-    CHECK_CONTAINS(warning_for(w, "/proc/self/cgroup"), "different cgroups");
+    CHECK_CONTAINS(fx_warning_for(w, "/proc/self/cgroup"), "different cgroups");
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);

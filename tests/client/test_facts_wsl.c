@@ -20,33 +20,6 @@
 
 #define WSL_RELEASE "5.15.167.4-microsoft-standard-WSL2"
 
-static json_t *gather_at(const char *root, const char *distro, json_t **warnings)
-{
-    struct facts_sources src;
-    facts_sources_default(&src);
-    src.root = root;
-    src.uid = 0;
-    src.gid = 0;
-    src.cdi_extra_dirs = NULL;
-    src.wsl_distro = distro;
-    struct err err;
-    err_init(&err);
-    json_t *facts = facts_gather(NULL, &src, warnings, &err);
-    CHECK(facts != NULL);
-    return facts;
-}
-
-static const char *warning_for(const json_t *warnings, const char *path)
-{
-    for (size_t i = 0; i < json_array_size(warnings); i++) {
-        const json_t *w = json_array_get(warnings, i);
-        if (str_eq(jsonx_get_str(w, "path"), path)) {
-            return jsonx_get_str(w, "message");
-        }
-    }
-    return NULL;
-}
-
 /* A fake WSL2 node: `release` as the kernel, /dev/dxg as c major:minor when `dxg`, and the
  * library directories named in `libs` ("lib", "drivers", both or none). */
 static const char *fake_node(const char *release, bool dxg, unsigned major, unsigned minor,
@@ -76,13 +49,13 @@ static void full_wsl2_node(void)
     }
     const char *root = fake_node(WSL_RELEASE, true, 10, 63, true, true);
     json_t *w;
-    json_t *f = gather_at(root, "Ubuntu-24.04", &w);
+    json_t *f = fx_gather_at(root, 0, 0, "Ubuntu-24.04", &w);
     json_t *want = json_loads("{\"kernel\": \"" WSL_RELEASE "\", \"distro\": \"Ubuntu-24.04\", "
                               "\"dxg\": {\"major\": 10, \"minor\": 63}, \"lib_dirs\": "
                               "[\"/usr/lib/wsl/lib\", \"/usr/lib/wsl/drivers\"]}",
                               0, NULL);
     CHECK(json_equal(json_object_get(f, "wsl"), want));
-    CHECK(warning_for(w, "/proc/sys/kernel/osrelease") == NULL);
+    CHECK(fx_warning_for(w, "/proc/sys/kernel/osrelease") == NULL);
     json_decref(want);
     json_decref(f);
     json_decref(w);
@@ -90,7 +63,7 @@ static void full_wsl2_node(void)
 
     /* numbers past 8 bits: the real major()/minor() */
     root = fake_node(WSL_RELEASE, true, 511, 70000, false, false);
-    f = gather_at(root, NULL, &w);
+    f = fx_gather_at(root, 0, 0, NULL, &w);
     const json_t *wsl = json_object_get(f, "wsl");
     CHECK_INT(json_integer_value(json_object_get(json_object_get(wsl, "dxg"), "major")), 511);
     CHECK_INT(json_integer_value(json_object_get(json_object_get(wsl, "dxg"), "minor")), 70000);
@@ -106,7 +79,7 @@ static void partial_wsl2_nodes(void)
     /* no GPU support: no dxg, only what exists */
     const char *root = fake_node("6.6.36.6-microsoft-standard-WSL2", false, 0, 0, true, false);
     json_t *w;
-    json_t *f = gather_at(root, "", &w);
+    json_t *f = fx_gather_at(root, 0, 0, "", &w);
     const json_t *wsl = json_object_get(f, "wsl");
     CHECK_STR(jsonx_get_str(wsl, "kernel"), "6.6.36.6-microsoft-standard-WSL2");
     CHECK(json_object_get(wsl, "dxg") == NULL);
@@ -123,11 +96,11 @@ static void partial_wsl2_nodes(void)
     root = fake_node("5.10.102.1-microsoft-standard-WSL2", false, 0, 0, false, true);
     fx_write(root, "dev/dxg", "not a device");
     fx_write(root, "usr/lib/wsl/lib", "not a directory");
-    f = gather_at(root, NULL, &w);
+    f = fx_gather_at(root, 0, 0, NULL, &w);
     wsl = json_object_get(f, "wsl");
     CHECK(wsl != NULL);
     CHECK(json_object_get(wsl, "dxg") == NULL);
-    CHECK_CONTAINS(warning_for(w, "/dev/dxg"), "not a character device");
+    CHECK_CONTAINS(fx_warning_for(w, "/dev/dxg"), "not a character device");
     CHECK_INT(json_array_size(json_object_get(wsl, "lib_dirs")), 1);
     CHECK_STR(json_string_value(json_array_get(json_object_get(wsl, "lib_dirs"), 0)),
               "/usr/lib/wsl/drivers");
@@ -137,7 +110,7 @@ static void partial_wsl2_nodes(void)
 
     /* a custom kernel built from Microsoft's tree keeps the -WSL2 suffix */
     root = fake_node("6.1.21.2-custom-WSL2", false, 0, 0, false, false);
-    f = gather_at(root, NULL, &w);
+    f = fx_gather_at(root, 0, 0, NULL, &w);
     CHECK_STR(jsonx_get_str(json_object_get(f, "wsl"), "kernel"), "6.1.21.2-custom-WSL2");
     json_decref(f);
     json_decref(w);
@@ -145,9 +118,9 @@ static void partial_wsl2_nodes(void)
 
     /* a distro name that is not printable ASCII is not sent */
     root = fake_node(WSL_RELEASE, false, 0, 0, false, false);
-    f = gather_at(root, "Ubu\ntu", &w);
+    f = fx_gather_at(root, 0, 0, "Ubu\ntu", &w);
     CHECK(json_object_get(json_object_get(f, "wsl"), "distro") == NULL);
-    CHECK_CONTAINS(warning_for(w, "WSL_DISTRO_NAME"), "not printable");
+    CHECK_CONTAINS(fx_warning_for(w, "WSL_DISTRO_NAME"), "not printable");
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);
@@ -168,10 +141,10 @@ static void nothing_wsl_on_other_kernels(void)
         fx_mkdir(root, "usr/lib/wsl/lib");
         fx_mkdir(root, "usr/lib/wsl/drivers");
         json_t *w;
-        json_t *f = gather_at(root, "Ubuntu", &w);
+        json_t *f = fx_gather_at(root, 0, 0, "Ubuntu", &w);
         CHECK(json_object_get(f, "wsl") == NULL);
-        CHECK(warning_for(w, "/dev/dxg") == NULL);
-        const char *why = warning_for(w, "/proc/sys/kernel/osrelease");
+        CHECK(fx_warning_for(w, "/dev/dxg") == NULL);
+        const char *why = fx_warning_for(w, "/proc/sys/kernel/osrelease");
         if (releases[i] && strstr(releases[i], "Microsoft")) {
             CHECK_CONTAINS(why, "WSL1");
         } else {
@@ -222,7 +195,7 @@ static void fake_node_facts_render(void)
     }
     const char *root = fake_node(WSL_RELEASE, true, 10, 63, true, true);
     json_t *w;
-    json_t *host = gather_at(root, "Ubuntu", &w);
+    json_t *host = fx_gather_at(root, 0, 0, "Ubuntu", &w);
     struct render_params params = {.host = host};
     struct rt t;
     struct rt_in in = {.spec = "image: {name: \"cuda:12\"}\nresources: {gpu: {count: 1}}\n",
