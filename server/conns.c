@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/strutil.h"
 
 #define IP_BUCKETS 256
@@ -52,13 +53,6 @@ struct conns {
     struct conn *head;
     struct ip_count *ips[IP_BUCKETS];
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- addresses ---- */
 
@@ -255,7 +249,7 @@ struct conn *conns_opened(struct conns *t, int fd, const struct sockaddr *sa)
     }
     c->fd = fd;
     c->phase = CONN_HEADERS;
-    c->deadline_ms = now_ms() + t->o.header_timeout_ms;
+    c->deadline_ms = clock_mono_ms() + t->o.header_timeout_ms;
     bool count = t->o.per_ip_max && sa && !conns_trusted_has(&t->o.trusted, sa) &&
                  count_key(sa, c->key);
     pthread_mutex_lock(&t->lock);
@@ -324,7 +318,7 @@ void conns_set_phase(struct conns *t, struct conn *c, enum conn_phase phase)
     if (!c) {
         return;
     }
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     pthread_mutex_lock(&t->lock);
     if (c->cut) {
         pthread_mutex_unlock(&t->lock);
@@ -355,7 +349,7 @@ const char *conns_cut_reason(struct conns *t, const struct conn *c)
 size_t conns_sweep(struct conns *t)
 {
     size_t n = 0;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     pthread_mutex_lock(&t->lock);
     for (struct conn *c = t->head; c; c = c->next) {
         if (c->cut || c->phase == CONN_WORKING || now < c->deadline_ms) {

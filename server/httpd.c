@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "common/clock.h"
 #include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
@@ -109,13 +110,6 @@ const char *httpd_library_version(void)
         snprintf(text, sizeof(text), "libmicrohttpd %s", MHD_get_version());
     }
     return text;
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static double seconds_since(const struct timespec *start)
@@ -640,7 +634,7 @@ static void resume_overdue(struct httpd *h, bool all)
     size_t n;
     do {
         n = 0;
-        uint64_t now = monotonic_ms();
+        uint64_t now = clock_mono_ms();
         pthread_mutex_lock(&h->park_lock);
         for (struct request_state *rs = h->parked; rs && n < 64; rs = rs->pnext) {
             int expect = PARK_PARKED;
