@@ -2,7 +2,7 @@
 #define OCIRENDER_CLIENT_BUNDLE_H
 
 /*
- * OCI bundle materialization (contract 8): verify an envelope response and write
+ * OCI bundle materialization: verify an envelope response and write
  *
  *   DIR/                  mode 0700, owned by us, never a symlink
  *   DIR/config.json       mode 0600 (it holds secret values), the text the digest covers (with

@@ -10,7 +10,7 @@
 
 #include "common/err.h"
 
-/* Exit codes (contract 8). */
+/* Exit codes: what scripts and the node agent branch on (`ocirender --help` lists them). */
 enum cli_exit {
     CLI_EXIT_OK = 0,
     CLI_EXIT_LOCAL = 1,    /* usage or local error */

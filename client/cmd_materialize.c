@@ -1,4 +1,4 @@
-/* ocirender materialize: write an OCI bundle from an envelope response (contract 8). */
+/* ocirender materialize: write an OCI bundle from an envelope response. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

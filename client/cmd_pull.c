@@ -1,6 +1,6 @@
 /*
  * ocirender pull: gather this node's facts, post the envelope form to ocirenderd, and write the
- * OCI bundle from the envelope it answers (contract 3, 4 and 8).
+ * OCI bundle from the envelope it answers.
  */
 #include <getopt.h>
 #include <limits.h>

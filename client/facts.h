@@ -2,7 +2,7 @@
 #define OCIRENDER_CLIENT_FACTS_H
 
 /*
- * Host facts gathering (contract 3 and 8): reads this node, never changes it. Nothing is
+ * Host facts gathering: reads this node, never changes it. Nothing is
  * created, joined or written; cgroups are only read (/proc/self/cgroup, /sys/fs/cgroup).
  *
  * What is gathered (each part only when the spec needs it, see render_request_fact_needs):

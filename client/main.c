@@ -1,4 +1,4 @@
-/* ocirender: the node-side CLI (contract section 8). */
+/* ocirender: the node-side CLI. */
 #include <stdio.h>
 #include <string.h>
 

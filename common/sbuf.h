@@ -2,7 +2,7 @@
 #define OCIRENDER_COMMON_SBUF_H
 
 /*
- * Bounded string builder (modelled on curl's dynbuf, design/style.md 6.4).
+ * Bounded string builder (modelled on curl's dynbuf).
  *
  * sbuf_init() requires a maximum length. The add functions return 0 or an err_code
  * (ERR_NOMEM, ERR_TOO_LARGE); on failure the builder frees itself, so error paths need no

@@ -3,7 +3,7 @@
 
 /*
  * handlers: thin adapters from an HTTP request to the render and secrets libraries
- * (design/style.md 6.1, contract section 7).
+ *.
  *
  * Handlers know nothing about sockets or libmicrohttpd: they take a plain `struct http_req`
  * (method, path, query parameters, the few headers they need, an already size-capped body)
@@ -144,7 +144,7 @@ const struct route *routes_table(size_t *n);
 /* ---- request.c: media types and query parameters ---------------------------------------- */
 
 /*
- * Content-Type to body format (contract 7): application/json -> JSON; application/yaml,
+ * Content-Type to body format: application/json -> JSON; application/yaml,
  * application/x-yaml, text/yaml -> YAML; application/x-www-form-urlencoded or none (curl's
  * default) -> sniffed. Parameters are allowed; a charset other than UTF-8 is refused.
  * 0, or -1 with ERR_UNSUPPORTED_MEDIA (415).

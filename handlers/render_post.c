@@ -1,5 +1,5 @@
 /*
- * POST /render (contract 3, 4): parse the request, list its secret references, check the
+ * POST /render: parse the request, list its secret references, check the
  * caller's scopes, resolve the secrets, render, and answer config.json or the envelope.
  */
 #include "handlers/handlers.h"

@@ -1,5 +1,5 @@
 /*
- * Errors as RFC 9457 problem details (contract 4). The error code, not the handler, decides the
+ * Errors as RFC 9457 problem details. The error code, not the handler, decides the
  * status (err_http_status), so a secret fault raised deep in secrets/ becomes 502/503/504 here
  * without any handler knowing about it. Messages come from struct err and never hold values.
  */

@@ -1,4 +1,4 @@
-/* The static route table (contract 7) and its lookup: 404 for unknown paths, 405 + Allow. */
+/* The static route table and its lookup: 404 for unknown paths, 405 + Allow. */
 #include "handlers/handlers.h"
 
 #include <stdio.h>

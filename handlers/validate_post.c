@@ -1,5 +1,5 @@
 /*
- * POST /validate (contract 7): parse, validate and render without resolving secrets ($S:
+ * POST /validate: parse, validate and render without resolving secrets ($S:
  * values become placeholders). The verdict on the spec is the answer, so an invalid spec is a
  * 200 {"valid": false, "errors": [...], "warnings": [...]}; problems with the request itself
  * (media type, query parameters, scopes) stay problem+json errors, as on /render.

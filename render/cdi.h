@@ -2,7 +2,7 @@
 #define OCIRENDER_RENDER_CDI_H
 
 /*
- * Container Device Interface specs as host facts (contract 3 and 5.4, anchors section 3).
+ * Container Device Interface specs as host facts (the CDI specification, v0.6+).
  *
  * host.cdi is a list; each entry is a CDI spec document, or {"priority": N, "path": P,
  * "spec": DOC} as `ocirender facts` sends it (priority = spec directory index, so /var/run/cdi

@@ -1,5 +1,5 @@
 /*
- * Devices and device-cgroup rules (reference 10.3/10.4, contract 5.3, 5.4): spec devices from
+ * Devices and device-cgroup rules (the original renderer's rules, device numbers from facts, CDI): spec devices from
  * host facts (real major/minor), CDI device nodes, baked-in GPU nodes; CDI hooks and extras.
  */
 #include <stdio.h>
@@ -233,7 +233,7 @@ static int cdi_node(struct rctx *c, const json_t *node)
     return add_rule(c, type, major, minor, perms && *perms ? perms : "rwm");
 }
 
-/* Baked-in device candidates per vendor (reference 10.4). */
+/* Baked-in device candidates per vendor, as the original renderer has them. */
 int render_gpu_candidates(const char *vendor, unsigned n, json_t *out)
 {
     char p[64];

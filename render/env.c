@@ -1,5 +1,5 @@
 /*
- * process.env (reference step 3, contract 5.7 and 6): each key once, layers lowest first:
+ * process.env: each key once, layers lowest first:
  * image env, PATH/TERM defaults, spec env (sorted by key), options env (in order), CDI env
  * overrides, baked-in GPU and distributed-training defaults, MPS and time-slice overrides.
  */
@@ -65,7 +65,7 @@ int env_set_default(struct rctx *c, const char *key, const char *value)
     return env_has(c, key, n) ? 0 : env_set(c, key, n, value);
 }
 
-/* ---- $S: references (reference 4.4 plus @N version pins) ---- */
+/* ---- $S: references (the original's grammar plus @N version pins) ---- */
 
 void render_secret_ref_clear(struct render_secret_ref *r)
 {

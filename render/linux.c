@@ -1,5 +1,5 @@
 /*
- * The linux object (reference step 10; contract 5.6, 5.8, 5.10, 5.11): id mappings,
+ * The linux object: id mappings,
  * resources, cgroupsPath, namespaces, devices, sysctl, propagation, masked/readonly paths.
  */
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * Mounts (reference step 9 in its order; contract 5.5, 5.6, 5.10): the seven defaults,
+ * Mounts (in the original renderer's order): the seven defaults,
  * storage, the API socket, resolv.conf and hosts, CDI, MPS, time-slicing.
  */
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 /*
- * The process object (reference steps 2, 4-7; contract 5.1, 5.2, 5.9, 5.10): user and groups,
+ * The process object: user and groups,
  * capabilities, cwd, argv, rlimits, terminal, oomScoreAdj, LSM labels, noNewPrivileges.
  */
 #include <stdarg.h>
@@ -26,7 +26,7 @@ static const char *const all_caps[] = {
 };
 #define N_CAPS (sizeof(all_caps) / sizeof(all_caps[0]))
 
-/* Docker's default set (reference step 4). */
+/* Docker's default capability set. */
 static const char *const default_caps[] = {
     "CHOWN",  "DAC_OVERRIDE", "FSETID",  "FOWNER",           "MKNOD",      "NET_RAW", "SETGID",
     "SETUID", "SETFCAP",      "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",    "AUDIT_WRITE",
@@ -334,7 +334,7 @@ static const char *render_cwd(struct rctx *c)
     return cwd;
 }
 
-/* ---- rlimits (HEAD semantics, contract 5.9) ---- */
+/* ---- rlimits (the original's HEAD semantics; -1 is unlimited) ---- */
 
 static const char *const rlimit_names[] = {
     "as",     "core",   "cpu",    "data",   "fsize",      "locks",    "memlock", "msgqueue",

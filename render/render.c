@@ -1,7 +1,8 @@
 /*
- * render_execute(): the algorithm of reference section 5 with the changes of contract
- * section 5. Steps run in the original's error precedence: CDI, env, GPU sharing, process
- * (user, capabilities, ulimits), mounts (storage, time-slicing), devices, linux.
+ * render_execute(): the original renderer's algorithm with ocirender's deliberate changes
+ * (README, "What ocirender changes compared with ZLayer's renderer"). Steps run in the
+ * original's error precedence: CDI, env, GPU sharing, process (user, capabilities, ulimits),
+ * mounts (storage, time-slicing), devices, linux.
  */
 #include <stdarg.h>
 #include <stdio.h>

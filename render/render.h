@@ -77,7 +77,7 @@ bool render_request_is_envelope(const struct render_request *req);
 const json_t *render_request_host_env(const struct render_request *req);    /* host.env or NULL */
 
 /*
- * One $S: reference of the selected service's env (contract 6, reference 4.4). `scope` is the
+ * One $S: reference of the selected service's env. `scope` is the
  * effective scope: the request scope, plus "/{svc}" for @svc forms; env forms use
  * "env:{env}" or "project:{p}:env:{env}". `version` is 0 for latest.
  */

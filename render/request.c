@@ -1,5 +1,5 @@
 /*
- * Render requests (contract 3): a plain spec, or an envelope {spec, service, container,
+ * Render requests: a plain spec, or an envelope {spec, service, container,
  * image_config, host, options}, plus query/flag parameters that override envelope members.
  */
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * Schema walk: turns a raw document into a typed jansson tree, or reports every problem with
  * its path (and line/column for YAML). Field tables live in spec_schema.c and request.c.
  *
- * Rules (contract section 2): unknown keys are errors; JSON is strict about types; a YAML plain
+ * Rules: unknown keys are errors; JSON is strict about types; a YAML plain
  * scalar takes the type its field wants (core schema), so a string field keeps `8080` as
  * "8080". An explicit null (or YAML `~`/empty) for an optional field means "absent".
  */

@@ -1,6 +1,6 @@
 /*
- * The ZLayer spec as data: DeploymentSpec and ServiceSpec field tables (reference section 1)
- * plus the validation rules of reference 1.5. Every struct denies unknown fields, as the
+ * The ZLayer spec as data: DeploymentSpec and ServiceSpec field tables (ZLayer's spec types)
+ * plus the original's validation rules. Every struct denies unknown fields, as the
  * original's serde types do. Shapes the renderer never reads and the reference does not pin
  * down (lifecycle, affinity, wasm, ...) are accepted as free-form values.
  */
@@ -70,7 +70,7 @@ static const struct stype st_memory_swap = {.kind = SK_STRING,
                                             .what = "a memory size such as 1Gi, or -1",
                                             .finish = finish_memory_or_unlimited};
 
-/* tmpfs mode: octal however it is written (contract 5.5). */
+/* tmpfs mode: octal however it is written (1777, 01777, 0o1777 and "1777" alike). */
 static json_t *norm_mode(struct walk *w, const struct stype *t, const json_t *in)
 {
     char text[32];
@@ -455,7 +455,7 @@ static const struct stype st_storage = {.kind = SK_TAGGED, .what = "a storage ma
 static const struct stype st_storage_list = {.kind = SK_LIST, .what = "a list of storage mounts",
                                              .elem = &st_storage};
 
-/* ulimits: HEAD fills a missing soft/hard from the other (reference 1.3). */
+/* ulimits: HEAD fills a missing soft/hard from the other. */
 static int finish_ulimit(struct walk *w, json_t *out)
 {
     json_t *soft = json_object_get(out, "soft");
@@ -871,8 +871,8 @@ static const struct sfield service_fields[] = {
 const struct stype spec_service_type = {.kind = SK_OBJECT, .what = "a service mapping",
                                         .fields = service_fields, .finish = finish_service};
 
-/* Fold the legacy host_network flag into network_mode (reference 1.2) and check the
- * cross-field rules of reference 1.5. */
+/* Fold the legacy host_network flag into network_mode and check the
+ * original's cross-field rules. */
 static int finish_service(struct walk *w, json_t *out)
 {
     bool legacy = json_is_true(json_object_get(out, "host_network"));

@@ -51,7 +51,7 @@ void *vault_provider_create(const struct secrets_settings *s, const struct log_h
 extern const struct provider_ops vault_provider_ops;
 
 /*
- * Extraction (contract 6). `data` is a secret's data object. Without a field the value is the
+ * Extraction. `data` is a secret's data object. Without a field the value is the
  * member `value`; with a field, the member `field` if present, else `value` parsed as a JSON
  * object and its member `field`. Strings as-is, numbers/bools as JSON text, null as "", objects
  * and arrays as compact JSON. Returns a malloc'ed string (free with secret_str_free) or NULL

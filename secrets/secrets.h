@@ -2,7 +2,7 @@
 #define OCIRENDER_SECRETS_SECRETS_H
 
 /*
- * secrets: resolves the $S: references render/ lists (contract section 6) through one
+ * secrets: resolves the $S: references render/ lists through one
  * provider: `vault` (HashiCorp Vault / OpenBao KV v2 over libcurl + OpenSSL), `file` (a JSON
  * file, for development and `make run`) or `none`.
  *
@@ -37,7 +37,7 @@ struct secrets_settings {
     const char *file_path;         /* OCIRENDER_SECRETS_FILE / --secrets-file */
     unsigned cache_ttl_ms;         /* OCIRENDER_SECRET_CACHE_TTL (seconds in the env), 30 s */
     unsigned negative_ttl_ms;      /* 404 answers are remembered this long (default 2 s) */
-    /* vault: the VAULT_* conventions (contract 6) */
+    /* vault: Vault's own VAULT_* conventions */
     const char *vault_addr;
     const char *vault_token;       /* VAULT_TOKEN */
     const char *vault_token_file;  /* VAULT_TOKEN_FILE */

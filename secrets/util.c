@@ -103,7 +103,7 @@ void secret_str_free(char *s)
     }
 }
 
-/* ---- extraction (contract 6) ---- */
+/* ---- extraction ---- */
 
 /* One JSON value as env text: strings as-is, null as "", the rest as compact JSON. */
 static char *value_text(const json_t *v, const char *what, struct err *err)

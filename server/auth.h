@@ -1,7 +1,7 @@
 #ifndef OCIRENDER_SERVER_AUTH_H
 #define OCIRENDER_SERVER_AUTH_H
 
-// Bearer-token authentication and scope authorisation (contract 7).
+// Bearer-token authentication and scope authorisation.
 //
 // Tokens file: one `TOKEN SCOPE[,SCOPE...]` per line; `#` starts a comment; blank lines are
 // ignored. A scope is a scope name (`shop`, `env:prod`), `*` (any scope) or `name/*` (the

@@ -2,7 +2,7 @@
 #define OCIRENDER_SERVER_CONFIG_H
 
 /*
- * ocirenderd settings (contract 7): each flag `--name` has an environment variable
+ * ocirenderd settings: each flag `--name` has an environment variable
  * `OCIRENDER_NAME` (dashes become underscores); a flag wins over its variable, which wins over
  * the default. `--help` prints the table below with defaults.
  *

@@ -2,7 +2,7 @@
 #define OCIRENDER_SERVER_LOG_H
 
 /*
- * One JSON object per line on stderr (contract 7): {"ts", "level", "event", ...}. Every line
+ * One JSON object per line on stderr: {"ts", "level", "event", ...}. Every line
  * is written with a single write(2), so lines from concurrent workers never interleave.
  *
  * What may be logged: methods, paths, statuses, sizes, durations, request ids, error codes and

@@ -1,5 +1,5 @@
 /*
- * ocirenderd: start-up, the signal loop and shutdown (contract 7).
+ * ocirenderd: start-up, the signal loop and shutdown.
  *
  * Start-up order matters: signals are blocked and libraries initialised (curl_global_init,
  * json_object_seed) before any thread exists, so every worker and secrets thread inherits the

@@ -2,7 +2,7 @@
 #define OCIRENDER_SERVER_METRICS_H
 
 /*
- * Request metrics in Prometheus text format (contract 7):
+ * Request metrics in Prometheus text format:
  *   ocirender_requests_total{route,code}           counter
  *   ocirender_request_duration_seconds{route}      histogram
  *   ocirender_inflight_requests                    gauge

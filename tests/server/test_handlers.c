@@ -1,6 +1,6 @@
 /*
  * Handler unit tests: the route table, media types, Accept, query parameters, request ids,
- * problem+json mapping (every status of contract 4, SECRET_* faults included), and each
+ * problem+json mapping (every status the API documents, SECRET_* faults included), and each
  * endpoint called directly with plain request/response structs, no sockets involved.
  */
 #include <stdio.h>

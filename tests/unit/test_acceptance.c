@@ -1,8 +1,8 @@
 /*
- * The acceptance cases of the original renderer's test module (reference section 10), the
+ * The acceptance cases of the original renderer's test module, the
  * gpu_spec_shape cases and the upstream HEAD ulimit/dns cases, asserting the same facts.
  * Env and capability lists are compared as sets. Where ocirender deliberately differs
- * (contract section 5), the test asserts the new behaviour and says so.
+ * (a deliberate change from the original), the test asserts the new behaviour and says so.
  */
 #include <stdio.h>
 #include <string.h>
@@ -326,7 +326,7 @@ static void gpu_spec_translates_to_cdi_device_nodes(void)
     check_cdi_merged("test");
 }
 
-/* 20: ocirender's "strict" mode is a CDI spec of the GPU's kind in host.cdi (contract 3). A
+/* 20: ocirender's "strict" mode is a CDI spec of the GPU's kind in host.cdi. A
  * spec of that kind which does not provide the requested device is an error naming CDI. */
 static void gpu_spec_with_missing_cdi_returns_error(void)
 {
@@ -610,7 +610,7 @@ static void head_translates_ulimits(void)
     CHECK_INT(json_integer_value(json_object_get(r, "soft")), 100000);
     CHECK_INT(json_integer_value(json_object_get(r, "hard")), 200000);
     rt_free(&t);
-    /* HEAD clamped -1 to 0; ocirender keeps -1 as unlimited (contract 5.9) and refuses -5. */
+    /* HEAD clamped -1 to 0; ocirender keeps -1 as unlimited and refuses -5. */
     CHECK_INT(rt_spec(&t, MOCK_SPEC "    ulimits: {nproc: {soft: -1, hard: -1}}\n"), 0);
     CHECK_CONTAINS(t.text, "\"hard\": 18446744073709551615");
     CHECK_CONTAINS(t.text, "\"soft\": 18446744073709551615");

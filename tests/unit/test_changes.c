@@ -1,4 +1,4 @@
-/* Each deliberate change of contract section 5 (and the bug fixes of reference section 9). */
+/* Each deliberate change from the original renderer, and the bug fixes of its known bugs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -56,7 +56,7 @@ static void cap_drop_and_all(void)
     CHECK_INT(caps_count(t.config, "bounding"), 40);
     CHECK(!rt_has_cap(t.config, "bounding", "CAP_SYS_ADMIN"));
     rt_free(&t);
-    /* Capability arrays are sorted (contract 4). */
+    /* Capability arrays are sorted (deterministic output). */
     CHECK_INT(rt_spec(&t, SVC), 0);
     const json_t *b = rt_get(t.config, "process.capabilities.bounding");
     for (size_t i = 1; i < json_array_size(b); i++) {
@@ -596,7 +596,7 @@ static void oci_version(void)
     rt_free(&t);
 }
 
-/* Bug fixes of reference section 9 that are not covered above. */
+/* Bug fixes of the original's known bugs that are not covered above. */
 static void fixed_bugs(void)
 {
     static const struct {
