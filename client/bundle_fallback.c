@@ -178,7 +178,7 @@ static int write_envelope_files(const struct bundle_dir *bd, json_t *files, stru
  * at a time, as before the stage existed: each file is replaced atomically (temporary file in
  * DIR, fsync, rename) and config.json goes last, as the commit point. A crash then leaves each
  * file old or new, never truncated, but it can leave new envelope files next to the old
- * config.json: the contract's "never a mix" holds only where the exchange works (ext4, xfs,
+ * config.json: README's "never a mix" holds only where the exchange works (ext4, xfs,
  * btrfs, tmpfs and overlayfs all support it).
  */
 int bundle_write_per_file(const struct bundle_ctx *c, struct err *err)

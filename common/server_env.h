@@ -4,7 +4,7 @@
 /*
  * OCIRENDER_ALLOW_SERVER_ENV: which variables of the rendering process's own environment `$E:`
  * may read (otherwise $E:VAULT_TOKEN would hand out its credentials). ocirenderd and
- * `ocirender render` read it the same way, with this one parser (README.md, configuration).
+ * `ocirender render` read it the same way, with this one parser (docs/operations.md, "Settings").
  *
  * The value is a list of names separated by commas and/or spaces. A name must be a valid
  * environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes): anything else is

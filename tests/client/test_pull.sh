@@ -1,7 +1,7 @@
 #!/bin/sh
 # `ocirender pull` against a scripted HTTP(S) double (tests/client/http_double.py): the request it
-# sends, every exit code of contract 8, retries with Retry-After, HTTPS with --cacert, and that a
-# failed pull never touches the existing bundle. TAP output.
+# sends, every exit code README.md lists for `pull`, retries with Retry-After, HTTPS with
+# --cacert, and that a failed pull never touches the existing bundle. TAP output.
 set -u
 
 BIN="${OCIRENDER_BIN:?}/ocirender"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# render/ must stay pure (contract: no network, filesystem, clock or environment access):
+# render/ must stay pure (ARCHITECTURE.md: no network, filesystem, clock or environment access):
 # fail if its archive references any I/O, environment, clock, randomness or network symbol.
 set -eu
 lib="$OCIRENDER_BIN/render/libocr_render.a"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # ocirenderd with the vault provider against the vault double, through HTTP:
 #  - each grammar form renders; token scopes (403 for a scope the bearer token lacks);
-#  - each fault class gives the contract's status (502, 503 + Retry-After, 504, 422) as
+#  - each fault class gives the status docs/secrets.md gives (502, 503 + Retry-After, 504, 422) as
 #    problem+json with no partial config and no secret value;
 #  - 64 concurrent renders of a spec with the same 10 cold secrets cause exactly 10 vault reads;
 #  - /readyz follows the vault (sealed, expired token, unreachable); /metrics counts;

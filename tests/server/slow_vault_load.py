@@ -9,7 +9,7 @@ that each need their own secret are started at once. While they wait, the fast r
 another; their p99 must stay under P99_LIMIT_MS (or four times their p99 measured just before
 with nothing waiting, when the machine is that busy), and no probe may take a second. Every waiting render must then end by its
 deadline (DEADLINE_S after it was sent, plus SLACK_S) with 200 and the right value, or with
-the contract's 504 naming its reference. Prints the figures as one JSON line.
+the 504 of docs/secrets.md naming its reference. Prints the figures as one JSON line.
 """
 import http.client
 import json

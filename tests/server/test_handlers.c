@@ -623,7 +623,7 @@ static void test_render_file_secrets(void)
     rmdir(dir);
 }
 
-/* A vault nobody answers: the contract's 503 through the real render path, Retry-After and
+/* A vault nobody answers: the 503 of docs/secrets.md through the real render path, Retry-After and
  * all, without naming anything but the reference. */
 static void test_render_vault_unreachable(void)
 {

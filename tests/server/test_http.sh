@@ -1,6 +1,6 @@
 #!/bin/sh
 # ocirenderd over HTTP: every route, both request forms, each content type, query parameters,
-# the status codes of contract 4 that need no vault or tokens, ETag, Ocirender-Warnings,
+# the status codes of docs/api.md that need no vault or tokens, ETag, Ocirender-Warnings,
 # X-Request-Id, problem+json, and validate-oci on every rendered document.
 # shellcheck source=tests/server/lib.sh disable=SC2015,SC2119 # ok() never fails; stop_server takes an optional signal
 . "$OCIRENDER_SRC/tests/server/lib.sh"
