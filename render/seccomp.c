@@ -280,7 +280,12 @@ static int append_names(json_t *names, const char *const *list)
 static json_t *rule_new(json_t *names, const char *action, int errno_ret, json_t *args)
 {
     json_t *r = json_object();
-    if (!r || json_object_set_new_nocheck(r, "names", names) ||
+    if (!r) {
+        json_decref(names);
+        json_decref(args);
+        return NULL;
+    }
+    if (json_object_set_new_nocheck(r, "names", names) ||
         json_object_set_new_nocheck(r, "action", json_string_nocheck(action)) ||
         (errno_ret && json_object_set_new_nocheck(r, "errnoRet", json_integer(errno_ret))) ||
         (args && json_object_set_new_nocheck(r, "args", jsonx_steal(&args)))) {
