@@ -225,7 +225,7 @@ const char *const *seccomp_default_arches(const char *machine)
     return m ? m->abis : NULL;
 }
 
-/* The machine this library was compiled for: the last resort for the server's own arch. */
+/* The machine this library was compiled for: the last resort for the renderer's own. */
 static const char *build_machine(void)
 {
 #if defined(__x86_64__)
@@ -401,7 +401,8 @@ static int warn_at(struct rctx *c, const char *code, const char *path, const cha
     return 0;
 }
 
-/* The node's machine: host.arch, else the server's (with a warning). NULL with c->err set. */
+/* The node's machine: host.arch, else the renderer's own (with a warning). NULL with c->err
+ * set. */
 static const struct machine *node_machine(struct rctx *c)
 {
     const char *arch = jsonx_get_str(c->req->host, "arch");
@@ -420,15 +421,17 @@ static const struct machine *node_machine(struct rctx *c)
     const struct machine *m = machine_find(server);
     if (!m) {
         err_set(c->err, ERR_SPEC_INVALID, "host.arch",
-                "host.arch is not given and the server's architecture '%s' has no default "
-                "seccomp profile: give host.arch (`ocirender facts` reports it)",
+                "host.arch is not given and the architecture of the machine rendering it "
+                "('%s') has no default seccomp profile: give host.arch (`ocirender facts` "
+                "reports it)",
                 server ? server : "unknown");
         return NULL;
     }
     char msg[ERR_MSG_MAX];
     snprintf(msg, sizeof(msg),
              "host.arch is not given: the seccomp profile lists the architectures of the "
-             "server's (%s); a node of another architecture would have its syscalls refused",
+             "machine that rendered it (%s); a node of another architecture would have its "
+             "syscalls refused",
              m->name);
     return warn_at(c, "host_arch_assumed", "host.arch", msg) ? NULL : m;
 }
