@@ -6,6 +6,7 @@
 
 #include "client/cli.h"
 #include "client/secrets_glue.h"
+#include "common/hostarch.h"
 #include "common/limits.h"
 #include "common/param.h"
 #include "render/render.h"
@@ -233,8 +234,10 @@ int cmd_render(int argc, char **argv)
         cli_allowed_server_env(&server_env, &err)) {
         goto out;
     }
+    char machine[65];
     struct render_settings settings = {.default_cgroup_parent = o.cgroup_parent,
-                                       .server_env = server_env};
+                                       .server_env = server_env,
+                                       .native_arch = host_machine(machine, sizeof(machine))};
     if (render_execute(req, &settings, values, &res, &err)) {
         goto out;
     }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "common/hostarch.h"
 #include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
@@ -1086,12 +1087,26 @@ static int path_facts(const struct facts_sources *src, const json_t *needs, json
            stat_paths(src, json_object_get(needs, "files"), false, files);
 }
 
+/* host.arch: the machine name as the kernel reports it (the renderer knows its spellings). */
+static int arch_facts(const struct facts_sources *src, json_t *facts, json_t *warnings)
+{
+    char buf[65];
+    const char *machine = src->machine ? src->machine : host_machine(buf, sizeof(buf));
+    if (!machine || !machine[0] || !printable_ascii(machine)) {
+        return warn(warnings, "host.arch",
+                    "the machine name is unavailable (uname failed): the server assumes its own "
+                    "architecture for the seccomp profile");
+    }
+    return jsonx_set_str(facts, "arch", machine);
+}
+
 json_t *facts_gather(const json_t *needs, const struct facts_sources *src, json_t **warnings,
                      struct err *err)
 {
     json_t *facts = json_object(), *paths = json_array(), *cdi = json_array();
     *warnings = json_array();
-    if (!facts || !paths || !cdi || !*warnings || user_facts(src, facts, *warnings) ||
+    if (!facts || !paths || !cdi || !*warnings || arch_facts(src, facts, *warnings) ||
+        user_facts(src, facts, *warnings) ||
         cgroup_facts(src, facts, *warnings) || wsl_facts(src, facts, *warnings)) {
         goto nomem;
     }

@@ -6,6 +6,8 @@
  * created, joined or written; cgroups are only read (/proc/self/cgroup, /sys/fs/cgroup).
  *
  * What is gathered (each part only when the spec needs it, see render_request_fact_needs):
+ *   arch      the kernel's machine name (uname -m: x86_64, aarch64, armv7l...), which the
+ *             default seccomp profile's architectures follow
  *   user      euid/egid and the passwd name of the euid
  *   subuid/subgid  the first well-formed range for that name or numeric uid
  *   cgroup    version (2 when /sys/fs/cgroup/cgroup.controllers exists) and parent, the
@@ -45,6 +47,7 @@ struct facts_sources {
                             * under a fixture root) */
     const char *cdi_extra_dirs; /* ':'-separated extra CDI spec dirs ($CDI_SPEC_DIRS), or NULL */
     const char *wsl_distro;     /* the WSL2 distro's name ($WSL_DISTRO_NAME), or NULL */
+    const char *machine;        /* the architecture to report; NULL: uname -m (tests set it) */
 };
 
 /* Real host defaults: root "", euid/egid, $CDI_SPEC_DIRS, $WSL_DISTRO_NAME. */

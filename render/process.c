@@ -481,8 +481,9 @@ static int parse_security_opt(struct rctx *c, struct security *s)
             c->seccomp_unconfined = true;
         } else if (str_has_prefix(o, "seccomp=") || str_has_prefix(o, "seccomp:")) {
             return rctx_fail(c, f,
-                             "custom seccomp profiles are not supported ('%s'): use the default "
-                             "profile or seccomp=unconfined",
+                             "security_opt can not name a seccomp profile file ('%s'): the "
+                             "server never reads a path from a request; give the profile "
+                             "itself in options.seccomp_profile, or seccomp=unconfined",
                              o);
         } else if (str_has_prefix(o, "apparmor=") || str_has_prefix(o, "apparmor:")) {
             s->apparmor = o + 9;

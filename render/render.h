@@ -111,6 +111,9 @@ struct render_settings {
     const char *default_cgroup_parent; /* OCIRENDER_CGROUP_PARENT, or NULL */
     const json_t *server_env;          /* allowed server environment for $E:, or NULL */
     bool placeholder_secrets;          /* /validate: $S: values become "<secret:REF>" */
+    const char *native_arch;           /* the caller's `uname -m`: the node's architecture
+                                        * when host.arch is absent (with a warning); NULL:
+                                        * the architecture ocirender was built for */
 };
 
 struct render_result {

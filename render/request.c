@@ -10,6 +10,7 @@
 #include "common/limits.h"
 #include "common/strutil.h"
 #include "render/cdi.h"
+#include "render/seccomp.h"
 #include "render/spec.h"
 
 #define END {NULL, NULL, 0, NULL}
@@ -139,6 +140,7 @@ static const struct sfield host_fields[] = {
     {"env", &st_string_map, 0, NULL},
     {"rootfs", &st_host_rootfs, 0, NULL},
     {"wsl", &st_host_wsl, 0, NULL},
+    {"arch", &st_nonempty_string, 0, NULL},
     END,
 };
 const struct stype request_host_type = {.kind = SK_OBJECT, .what = "a host facts mapping",
@@ -231,6 +233,7 @@ static const struct sfield options_fields[] = {
     {"bundle_dir", &st_abs_path, 0, NULL},
     {"scope", &st_nonempty_string, 0, NULL},
     {"oci_version", &st_nonempty_string, 0, NULL},
+    {"seccomp_profile", &seccomp_profile_type, 0, NULL},
     END,
 };
 static const struct stype st_options = {.kind = SK_OBJECT, .what = "an options mapping",

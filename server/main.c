@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/hostarch.h"
 #include "common/jsonx.h"
 #include "common/server_env.h"
 #include "common/strutil.h"
@@ -49,6 +50,7 @@ struct server {
     char *tls_cert, *tls_key, *tls_ca;
     size_t tls_cert_len, tls_key_len, tls_ca_len;
     char *bench_body;
+    char machine[65]; /* uname -m: the arch assumed for requests without host.arch */
     struct httpd *httpd;
 };
 
@@ -179,6 +181,7 @@ static void setup_app(struct server *s)
     s->app.secrets = s->secrets;
     s->app.settings.default_cgroup_parent = s->cfg.cgroup_parent;
     s->app.settings.server_env = s->server_env;
+    s->app.settings.native_arch = host_machine(s->machine, sizeof(s->machine));
     s->app.server_version = OCIRENDER_VERSION;
     s->app.http_library = httpd_library_version();
     s->app.server_metrics = metrics_render;

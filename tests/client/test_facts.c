@@ -9,10 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "client/facts.h"
 #include "common/jsonx.h"
+#include "render/seccomp.h"
 #include "tests/client/fixture.h"
 #include "tests/harness.h"
 
@@ -63,6 +65,33 @@ static void basics_without_needs(void)
     CHECK(json_object_get(f, "rootfs") == NULL);
     /* /proc/self/cgroup is absent in this fixture: said so, no parent. */
     CHECK_CONTAINS(fx_warning_for(w, "/proc/self/cgroup"), "cannot read it");
+    json_decref(f);
+    json_decref(w);
+    fx_rmtree(root);
+}
+
+/* host.arch: the kernel's machine name, as given or from uname(); the renderer accepts it. */
+static void arch_is_the_machine_name(void)
+{
+    const char *root = fx_tmpdir("facts");
+    struct facts_sources src;
+    facts_sources_default(&src);
+    src.root = root;
+    src.uid = 1000;
+    src.gid = 1000;
+    src.machine = "armv7l";
+    json_t *w;
+    struct err err;
+    err_init(&err);
+    json_t *f = facts_gather(NULL, &src, &w, &err);
+    CHECK_STR(jsonx_get_str(f, "arch"), "armv7l");
+    json_decref(f);
+    json_decref(w);
+    struct utsname u;
+    CHECK_INT(uname(&u), 0);
+    f = gather(root, NULL, NULL, &w, &err);
+    CHECK_STR(jsonx_get_str(f, "arch"), u.machine);
+    CHECK(seccomp_default_arches(u.machine) != NULL); /* this test machine has tables */
     json_decref(f);
     json_decref(w);
     fx_rmtree(root);
@@ -426,7 +455,8 @@ static void read_in_root_limits(void)
     fx_rmtree(tmp);
 }
 
-HARNESS_MAIN(TEST(basics_without_needs), TEST(user_name_from_fixture_passwd),
+HARNESS_MAIN(TEST(basics_without_needs), TEST(arch_is_the_machine_name),
+             TEST(user_name_from_fixture_passwd),
              TEST(subid_first_wellformed_line_wins), TEST(subid_lookup_public_api),
              TEST(cdi_dirs_in_priority_order), TEST(cdi_not_scanned_without_kinds),
              TEST(devices_fifo_regular_and_missing), TEST(devices_real_major_minor),

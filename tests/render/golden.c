@@ -10,7 +10,8 @@
  *                   host_network, scope
  *   host.json options.json image_config.json container.json   optional envelope members
  *   secrets.json    optional secret values {"$S:ref": "value"}
- *   settings        optional key=value lines: cgroup_parent
+ *   settings        optional key=value lines: cgroup_parent, native_arch (the server's
+ *                   architecture, default x86_64)
  * Set OCIRENDER_UPDATE_GOLDEN=1 to (re)write the expected files.
  */
 #include <stdio.h>
@@ -140,7 +141,10 @@ static int render_once(const char *body, json_t *secrets, char **config, char **
     json_t *params = kv_file("params");
     json_t *settings = kv_file("settings");
     struct render_params p;
-    struct render_settings s = {.default_cgroup_parent = jsonx_get_str(settings, "cgroup_parent")};
+    /* The server's arch is fixed so the expected files do not depend on the build machine. */
+    const char *arch = jsonx_get_str(settings, "native_arch");
+    struct render_settings s = {.default_cgroup_parent = jsonx_get_str(settings, "cgroup_parent"),
+                                .native_arch = arch ? arch : "x86_64"};
     struct render_request *req = NULL;
     struct render_result res = {0};
     int rc = case_params(params, &p, err);

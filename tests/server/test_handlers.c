@@ -471,7 +471,8 @@ static void test_render_plain(void)
     CHECK_INT(digest_sha256_hex(resp.body, resp.body_len, hex), 0);
     snprintf(etag, sizeof(etag), "\"sha256-%s\"", hex);
     CHECK_STR(http_resp_header(&resp, "ETag"), etag);
-    CHECK_STR(http_resp_header(&resp, "Ocirender-Warnings"), "0");
+    /* a plain spec carries no host facts: the seccomp profile assumed the server's arch */
+    CHECK_STR(http_resp_header(&resp, "Ocirender-Warnings"), "1");
     CHECK(strncmp(resp.body, "{\n  \"ociVersion\"", 16) == 0);
 
     /* compact and envelope forms of the same render */
@@ -673,9 +674,10 @@ static void test_validate(void)
         int valid; /* -1: a problem document */
         unsigned warnings;
     } cases[] = {
-        {web_spec, NULL, 200, 1, 0},
-        {secret_spec, NULL, 200, 1, 0}, /* no provider needed: never resolved */
-        {warn_spec, "text/yaml", 200, 1, 1},
+        /* each valid plain spec has host_arch_assumed (no host facts) */
+        {web_spec, NULL, 200, 1, 1},
+        {secret_spec, NULL, 200, 1, 1}, /* no provider needed: never resolved */
+        {warn_spec, "text/yaml", 200, 1, 2},
         {"version: v2\nservices: {}\n", NULL, 200, 0, 0},
         {"services: [", NULL, 200, 0, 0},
         {web_spec, "application/xml", 415, -1, 0},

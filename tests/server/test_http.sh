@@ -31,7 +31,8 @@ check "render (curl's default type, sniffed): status" "$CODE" 200
 check "render: content type" "$(header Content-Type)" "application/json"
 hex=$(sha256sum "$WORK/body" | cut -d' ' -f1)
 check "render: ETag is the SHA-256 of the body" "$(header ETag)" "\"sha256-$hex\""
-check "render: Ocirender-Warnings" "$(header Ocirender-Warnings)" 0
+# A plain spec carries no host facts: the seccomp profile assumed the server's arch.
+check "render: Ocirender-Warnings" "$(header Ocirender-Warnings)" 1
 check "render: Cache-Control" "$(header Cache-Control)" "no-store"
 check "render: the file provider resolved \$S:db/password" \
     "$(json '[e for e in d["process"]["env"] if e.startswith("DATABASE_PASSWORD=")]')" \
@@ -147,11 +148,11 @@ check_problem "an unknown service" 422
 # ---- warnings, 4xx statuses --------------------------------------------------------------------
 http POST /render --data-binary "@$WORK/warn.yaml"
 check "a missing device fact: 200" "$CODE" 200
-check "Ocirender-Warnings counts the warnings" "$(header Ocirender-Warnings)" 1
+check "Ocirender-Warnings counts the warnings" "$(header Ocirender-Warnings)" 2
 keep_rendered warned
 http POST '/render?format=envelope' --data-binary "@$WORK/warn.yaml"
 check "envelope warnings carry code and path" "$(json '[(w["code"], w["path"]) for w in d["warnings"]]')" \
-    "[('device_missing', 'services.app.devices[0]')]"
+    "[('device_missing', 'services.app.devices[0]'), ('host_arch_assumed', 'host.arch')]"
 
 http POST /render --data-binary "@$WORK/invalid.yaml"
 check_problem "invalid spec" 422
@@ -221,7 +222,7 @@ http POST /validate --data-binary "@$WORK/malformed.yaml"
 check "validate malformed YAML" "$CODE:$(json 'd["valid"]')" "200:False"
 http POST /validate --data-binary "@$WORK/warn.yaml"
 check "validate reports warnings" "$(json '[w["code"] for w in d["warnings"]]'):$(header Ocirender-Warnings)" \
-    "['device_missing']:1"
+    "['device_missing', 'host_arch_assumed']:2"
 http POST /validate -H 'Content-Type: text/csv' --data-binary "@$WEB"
 check_problem "validate with an unsupported type" 415
 http GET /validate

@@ -690,53 +690,7 @@ static void baked_in_gpu_devices(void)
     rt_free(&t);
 }
 
-static bool seccomp_denies(const json_t *config, const char *name)
-{
-    const json_t *rules = rt_get(config, "linux.seccomp.syscalls");
-    for (size_t i = 0; i < json_array_size(rules); i++) {
-        const json_t *r = json_array_get(rules, i);
-        if (!json_object_get(r, "args") && rt_has_str(json_object_get(r, "names"), name)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Beyond the original: a default seccomp profile, lifted per capability. */
-static void default_seccomp_profile(void)
-{
-    struct rt t;
-    CHECK_INT(rt_spec(&t, SVC), 0);
-    CHECK_STR(json_string_value(rt_get(t.config, "linux.seccomp.defaultAction")), "SCMP_ACT_ALLOW");
-    CHECK(seccomp_denies(t.config, "keyctl"));
-    CHECK(seccomp_denies(t.config, "unshare"));
-    CHECK(seccomp_denies(t.config, "mount"));
-    CHECK(seccomp_denies(t.config, "bpf"));
-    CHECK(seccomp_denies(t.config, "io_uring_setup"));
-    CHECK(seccomp_denies(t.config, "clone3"));
-    CHECK(!seccomp_denies(t.config, "clone")); /* only CLONE_NEWUSER, by argument */
-    CHECK(!seccomp_denies(t.config, "read"));
-    rt_free(&t);
-    CHECK_INT(rt_spec(&t, SVC "    capabilities: [SYS_ADMIN, SYS_PTRACE]\n"), 0);
-    CHECK(!seccomp_denies(t.config, "mount"));
-    CHECK(!seccomp_denies(t.config, "unshare"));
-    CHECK(!seccomp_denies(t.config, "clone3"));
-    CHECK(!seccomp_denies(t.config, "userfaultfd"));
-    CHECK(seccomp_denies(t.config, "keyctl")); /* never lifted */
-    CHECK(seccomp_denies(t.config, "init_module"));
-    rt_free(&t);
-    CHECK_INT(rt_spec(&t, SVC "    privileged: true\n"), 0);
-    CHECK(rt_get(t.config, "linux.seccomp") == NULL);
-    rt_free(&t);
-    CHECK_INT(rt_spec(&t, SVC "    security_opt: [seccomp=unconfined]\n"), 0);
-    CHECK(rt_get(t.config, "linux.seccomp") == NULL);
-    rt_free(&t);
-    CHECK_INT(rt_spec(&t, SVC "    security_opt: [\"seccomp=/etc/x.json\"]\n"), -1);
-    CHECK_CONTAINS(rt_err_msg(&t), "custom seccomp profiles are not supported");
-    rt_free(&t);
-}
-
-RT_MAIN(TEST(default_seccomp_profile), TEST(capabilities_case_insensitive_and_checked), TEST(cap_drop_and_all),
+RT_MAIN(TEST(capabilities_case_insensitive_and_checked), TEST(cap_drop_and_all),
         TEST(user_spec_overrides_image_and_names_resolve), TEST(image_user_names_resolve_or_fail),
         TEST(device_numbers_come_from_facts), TEST(cdi_spec_edits_once_and_nodes_from_facts),
         TEST(cdi_node_without_numbers_or_facts_fails), TEST(cdi_old_object_hooks_are_rejected),

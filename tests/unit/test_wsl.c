@@ -15,7 +15,10 @@
 #define GPU1 SVC "    resources: {gpu: {count: 1}}\n"
 
 #define WSL_KERNEL "\"kernel\": \"5.15.167.4-microsoft-standard-WSL2\""
+/* A WSL2 node reports its arch too (`ocirender facts`); without it a warning says the
+ * server's was assumed. */
 #define WSL_FULL                                                                             \
+    "\"arch\": \"x86_64\", "                                                                \
     "\"wsl\": {" WSL_KERNEL ", \"distro\": \"Ubuntu-24.04\", "                               \
     "\"dxg\": {\"major\": 10, \"minor\": 63}, "                                              \
     "\"lib_dirs\": [\"/usr/lib/wsl/lib\", \"/usr/lib/wsl/drivers\"]}"
