@@ -415,6 +415,30 @@ static void secrets_dir_from_the_environment(void)
     fx_teardown(&f);
 }
 
+/* A plain config.json render cannot carry the values: `ocirender render` says so. */
+static void plain_render_notes_the_missing_values(void)
+{
+    const char *tmp = fx_tmpdir("secr");
+    fx_write(tmp, "spec.yaml", "version: v1\ndeployment: dep\nservices:\n  web:\n"
+                               "    image: {name: busybox}\n"
+                               "    env: {TOKEN_FILE: \"$S:token\"}\n");
+    fx_write(tmp, "secrets.json", "{\"dep\": {\"token\": \"" VALUE_A "\"}}\n");
+    chmod(fx_path(tmp, "secrets.json"), 0600);
+    char spec[PATH_MAX], secrets[PATH_MAX], *err = NULL;
+    snprintf(spec, sizeof(spec), "%s", fx_path(tmp, "spec.yaml"));
+    snprintf(secrets, sizeof(secrets), "%s", fx_path(tmp, "secrets.json"));
+    const char *plain[] = {"render", "--secrets-file", secrets, spec, NULL};
+    CHECK_INT(fx_run(plain, NULL, &err), 0);
+    CHECK_CONTAINS(err, "1 secret file (env keys ending in _FILE) is not in config.json");
+    CHECK(!strstr(err ? err : "", VALUE_A));
+    free(err);
+    const char *envelope[] = {"render", "--secrets-file", secrets, "--envelope", spec, NULL};
+    CHECK_INT(fx_run(envelope, NULL, &err), 0);
+    CHECK(!strstr(err ? err : "", "secret file"));
+    free(err);
+    fx_rmtree(tmp);
+}
+
 /* ---- remove ---- */
 
 static void remove_deletes_bundle_and_secrets(void)
@@ -497,5 +521,6 @@ static void remove_refuses_what_is_not_a_bundle(void)
 HARNESS_MAIN(TEST(writes_files_outside_the_bundle), TEST(replacing_swaps_the_directory),
              TEST(failure_keeps_the_old_state), TEST(user_namespace_ids_are_mapped),
              TEST(refusals), TEST(secrets_dir_from_the_environment),
+             TEST(plain_render_notes_the_missing_values),
              TEST(remove_deletes_bundle_and_secrets), TEST(remove_keeps_what_it_did_not_write),
              TEST(remove_refuses_what_is_not_a_bundle))
