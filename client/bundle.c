@@ -23,7 +23,7 @@
  */
 static int write_locked(struct bundle_ctx *c, struct err *err)
 {
-    if (bundle_plan(c, err)) {
+    if (bundle_plan(c, err) || bundle_secrets_write(c, err)) {
         return -1;
     }
     bool unsupported = false;
@@ -122,8 +122,8 @@ static void ctx_release(struct bundle_ctx *c)
     }
 }
 
-int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *env,
-                 json_t *warnings, struct err *err)
+int bundle_write(const char *dir, const char *rootfs, const char *secrets_root,
+                 struct bundle_envelope *env, json_t *warnings, struct err *err)
 {
     char path[PATH_MAX], target[PATH_MAX];
     if (bundle_abs_path(dir, path, sizeof(path), err) ||
@@ -139,6 +139,7 @@ int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *en
         .target = rootfs ? target : NULL,
         .env = env,
         .warnings = warnings,
+        .secrets_root = secrets_root ? secrets_root : BUNDLE_SECRETS_ROOT,
     };
     int rc = bundle_open_parent(path, c.parent, sizeof(c.parent), &c.cur.pfd, err) ||
                      bundle_lock(&c, err)
@@ -147,6 +148,8 @@ int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *en
     if (rc == 0) {
         bundle_recover_stages(&c);
         rc = write_locked(&c, err);
+        /* The bundle on disk binds the new secret files or the old ones: keep only those. */
+        bundle_secrets_settle(&c, rc == 0 || c.committed);
         bundle_unlock(&c);
     }
     ctx_release(&c);

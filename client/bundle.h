@@ -10,6 +10,13 @@
  *   DIR/rootfs            a symlink to --rootfs, or a directory (an existing one is kept)
  *   DIR/NAME              each envelope `files` entry, mode 0644
  *   DIR/.ocirender-bundle the manifest: the entries above that ocirender wrote (BUNDLE_MANIFEST)
+ *                         and the secrets directory below, as a comment line
+ *
+ * Secret files (the envelope's `secret_files`) never go into DIR: they are written 0400,
+ * owned by the process user, into a fresh generation directory on a memory file system,
+ * SECRETS_ROOT/<bundle id>/<generation> (client/bundle_secrets.c), and the config's
+ * /run/secrets bind is pointed at it. After the switch the previous generation is deleted;
+ * after a failure the new one is. bundle_remove deletes the bundle and its secrets.
  *
  * The whole bundle switches in one atomic step. Writers take turns on an exclusive flock of
  * `<parent>/.<base>.lock` (beside DIR: DIR's inode changes on every write). The new bundle is
@@ -46,6 +53,7 @@
 
 #define BUNDLE_TMP_PREFIX ".ocirender-tmp-"
 #define BUNDLE_MANIFEST   ".ocirender-bundle"
+#define BUNDLE_SECRETS_ROOT "/run/ocirender/secrets" /* default --secrets-dir */
 
 /* Codes of the warnings bundle_write returns (problems that do not fail the write). */
 #define BUNDLE_WARN_CLEANUP   "BUNDLE_CLEANUP"   /* something could not be cleaned up */
@@ -56,6 +64,7 @@ struct bundle_envelope {
     json_t *root;           /* the parsed envelope (owned) */
     json_t *files;          /* borrowed from root; may be NULL */
     json_t *warnings;       /* borrowed from root; may be NULL */
+    json_t *secret_files;   /* borrowed from root; may be NULL: {NAME: {value, uid, gid, mode}} */
     char *config_text;      /* the pretty config text (render_envelope_verify): config.json */
     size_t config_len;
     char digest[72];        /* "sha256:<hex>" */
@@ -86,11 +95,25 @@ int bundle_abs_path(const char *dir, char *out, size_t size, struct err *err);
  * is a directory: an existing one, populated or not, is kept). With `rootfs`,
  * DIR/rootfs is a symlink to its real absolute path and a bundle-relative root.path in the
  * config is set to that path, because runc refuses a rootfs reached through a symlink; this
- * is the one local change to the verified config. Problems that do not fail the write are
- * appended to `warnings` (an array, may be NULL) as {code, path, message}, on success and on
- * failure; nothing is printed. 0 or -1 with err (ERR_IO or ERR_USAGE).
+ * is one local change to the verified config; the /run/secrets bind's source is the other
+ * (secret files go under `secrets_root`, NULL for BUNDLE_SECRETS_ROOT, which must be on tmpfs
+ * or ramfs). Problems that do not fail the write are appended to `warnings` (an array, may be
+ * NULL) as {code, path, message}, on success and on failure; nothing is printed. 0 or -1 with
+ * err (ERR_IO or ERR_USAGE).
  */
-int bundle_write(const char *dir, const char *rootfs, struct bundle_envelope *env,
-                 json_t *warnings, struct err *err);
+int bundle_write(const char *dir, const char *rootfs, const char *secrets_root,
+                 struct bundle_envelope *env, json_t *warnings, struct err *err);
+
+/*
+ * Delete the bundle at `dir` and its secret files, under the writers' lock. Only an ocirender
+ * bundle is touched (a directory, not a symlink, with a manifest): what ocirender wrote is
+ * deleted (config.json, the envelope files, a rootfs symlink or empty rootfs directory, the
+ * secrets directory the manifest records and the one under `secrets_root`), then DIR when
+ * nothing else is left; anything else (an operator's rootfs with content, own files) is kept
+ * and named in `warnings`. A missing DIR is not an error (*removed false): its secrets
+ * directory is still deleted. 0 or -1 with err.
+ */
+int bundle_remove(const char *dir, const char *secrets_root, bool *removed, json_t *warnings,
+                  struct err *err);
 
 #endif

@@ -22,6 +22,7 @@ void bundle_envelope_release(struct bundle_envelope *env)
         mem_wipe(env->config_text, env->config_len);
         free(env->config_text);
     }
+    jsonx_wipe_strings(env->secret_files);
     json_decref(env->root);
     memset(env, 0, sizeof(*env));
 }
@@ -110,6 +111,11 @@ static int check_extras(json_t *root, struct bundle_envelope *out, struct err *e
 {
     out->files = json_object_get(root, "files");
     if (out->files && check_files(out->files, err)) {
+        return -1;
+    }
+    out->secret_files = json_object_get(root, "secret_files");
+    if (out->secret_files &&
+        bundle_secret_files_check(out->secret_files, json_object_get(root, "config"), err)) {
         return -1;
     }
     out->warnings = json_object_get(root, "warnings");

@@ -136,7 +136,7 @@ static char *fallback_manifest(const struct bundle_ctx *c, size_t *len)
             rc = bundle_names_add(names, name);
         }
     }
-    char *text = rc == 0 ? bundle_manifest_text(names, len) : NULL;
+    char *text = rc == 0 ? bundle_manifest_text(names, c->secrets_dir, len) : NULL;
     json_decref(names);
     return text;
 }
@@ -181,7 +181,7 @@ static int write_envelope_files(const struct bundle_dir *bd, json_t *files, stru
  * config.json: README's "never a mix" holds only where the exchange works (ext4, xfs,
  * btrfs, tmpfs and overlayfs all support it).
  */
-int bundle_write_per_file(const struct bundle_ctx *c, struct err *err)
+int bundle_write_per_file(struct bundle_ctx *c, struct err *err)
 {
     const struct bundle_dir *bd = &c->cur;
     struct stat st;
@@ -203,8 +203,9 @@ int bundle_write_per_file(const struct bundle_ctx *c, struct err *err)
              bundle_fsync_dir(bd->dfd, bd->path, err) ||
              write_file_atomic(bd, BUNDLE_MANIFEST, manifest, len, 0600, err) ||
              write_file_atomic(bd, "config.json", c->env->config_text, c->env->config_len, 0600,
-                               err) ||
-             bundle_fsync_dir(bd->dfd, bd->path, err);
+                               err);
+    c->committed = rc == 0; /* config.json is the commit point: it binds the new secrets */
+    rc = rc || bundle_fsync_dir(bd->dfd, bd->path, err);
     free(manifest);
     if (rc == 0) {
         remove_stale_files(c);

@@ -44,7 +44,7 @@ struct bundle_ctx {
     char parent[PATH_MAX];     /* DIR's parent, for messages */
     int lockfd;
     const char *target;        /* --rootfs as a real absolute path, or NULL */
-    const struct bundle_envelope *env;
+    struct bundle_envelope *env; /* the config text changes when secret files are bound */
     enum rootfs_state rootfs;  /* DIR/rootfs as it is now */
     char rootfs_link[PATH_MAX];
     bool make_rootfs;          /* the new bundle gets a rootfs of its own (symlink or empty dir) */
@@ -53,8 +53,13 @@ struct bundle_ctx {
     json_t *carry;             /* set: entries of DIR that move into the new bundle */
     char stage[NAME_MAX + 64]; /* our stage's name in the parent; "" when there is none */
     int sfd;
-    bool committed;            /* the exchange happened: the stage holds the old bundle */
+    bool committed;            /* the new bundle is in place (after the exchange the stage
+                                * holds the old one) */
     json_t *warnings;          /* borrowed: problems that do not fail the write go here */
+    const char *secrets_root;  /* where per-bundle secret directories live */
+    char secrets_dir[PATH_MAX];     /* this write's per-bundle directory; "" without secrets */
+    char secrets_gen[32];           /* this write's generation in it; "" when none was made */
+    char secrets_old[PATH_MAX];     /* the per-bundle directory DIR's manifest records */
 };
 
 /* ---- file helpers (bundle_fs.c) ---- */
@@ -82,7 +87,10 @@ bool bundle_entry_exists(int dfd, const char *name);
 /* ---- the manifest (bundle_manifest.c) ---- */
 
 int bundle_manifest_read(int dfd, json_t **out);
-char *bundle_manifest_text(json_t *names, size_t *len);
+/* The manifest text; `secrets_dir` (may be NULL or "") is recorded as a comment line. */
+char *bundle_manifest_text(json_t *names, const char *secrets_dir, size_t *len);
+/* The secrets directory `dfd`'s manifest records: 0 with `out` ("" when none), -1 with errno. */
+int bundle_manifest_secrets_dir(int dfd, char *out, size_t size);
 bool bundle_name_is_ours(const char *name, const json_t *a, const json_t *b);
 
 /* ---- the engine (bundle_stage.c) ---- */
@@ -100,8 +108,26 @@ int bundle_stage_dispose(const struct bundle_ctx *c, const char *sname);
 const char *bundle_stage_path(const struct bundle_ctx *c, const char *name, char *buf,
                               size_t size);
 
+/* ---- secret files outside the bundle (bundle_secrets.c) ---- */
+
+/* The envelope's `secret_files` member: names, values, owners, modes, and the bind to fill. */
+int bundle_secret_files_check(const json_t *secret_files, const json_t *config,
+                              struct err *err);
+/* "<DIR's name>-<16 hex of sha256(DIR)>": the name of DIR's per-bundle secrets directory. */
+int bundle_secrets_id(const char *abs_dir, char *out, size_t size);
+/* Under the lock, after the plan: write a new generation of the secret files (when the
+ * envelope has any) and point the config's bind at it. */
+int bundle_secrets_write(struct bundle_ctx *c, struct err *err);
+/* After the write: on success delete every generation the bundle no longer binds, on failure
+ * the new one. Warnings only. */
+void bundle_secrets_settle(const struct bundle_ctx *c, bool written);
+/* Delete DIR's per-bundle secrets directory: the one its manifest recorded (`recorded`, may
+ * be NULL) and the one under `root` (may be NULL). Warnings only. */
+void bundle_secrets_remove(const char *abs_dir, const char *recorded, const char *root,
+                           json_t *warnings);
+
 /* ---- the per-file fallback (bundle_fallback.c) ---- */
 
-int bundle_write_per_file(const struct bundle_ctx *c, struct err *err);
+int bundle_write_per_file(struct bundle_ctx *c, struct err *err);
 
 #endif

@@ -17,6 +17,38 @@
 
 /* ---- the manifest: which entries of a bundle ocirender wrote ---- */
 
+/* The secret files' directory outside the bundle (bundle_secrets.c), as a comment line so
+ * that readers which only know entry names skip it. */
+#define SECRETS_DIR_LINE "#secrets-dir "
+
+int bundle_manifest_secrets_dir(int dfd, char *out, size_t size)
+{
+    out[0] = '\0';
+    int fd = openat(dfd, BUNDLE_MANIFEST, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    size_t len = 0;
+    char *text = file_read_fd(fd, MANIFEST_MAX, FILE_READ_REGULAR, &len);
+    int saved = errno;
+    close(fd);
+    if (!text) {
+        errno = saved;
+        return -1;
+    }
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) {
+            *next++ = '\0';
+        }
+        if (str_has_prefix(line, SECRETS_DIR_LINE)) {
+            snprintf(out, size, "%s", line + strlen(SECRETS_DIR_LINE));
+        }
+    }
+    free(text);
+    return 0;
+}
+
 /* A manifest line that could not be a bundle entry is ignored. */
 static bool plausible_entry_name(const char *name)
 {
@@ -68,12 +100,16 @@ int bundle_manifest_read(int dfd, json_t **out)
     return 0;
 }
 
-char *bundle_manifest_text(json_t *names, size_t *len)
+char *bundle_manifest_text(json_t *names, const char *secrets_dir, size_t *len)
 {
     struct sbuf b;
     sbuf_init(&b, MANIFEST_MAX);
     int rc = sbuf_add(&b, "# Written by ocirender: the entries of this bundle it manages. They are\n"
                           "# replaced when the bundle is written again; anything else is kept.\n");
+    if (secrets_dir && secrets_dir[0]) {
+        rc = rc || sbuf_add(&b, SECRETS_DIR_LINE) || sbuf_add(&b, secrets_dir) ||
+             sbuf_addc(&b, '\n');
+    }
     const char *name;
     json_t *v;
     json_object_foreach(names, name, v)

@@ -623,7 +623,7 @@ static int stage_manifest(const struct bundle_ctx *c, struct err *err)
 {
     static const char tmp[] = BUNDLE_TMP_PREFIX "manifest";
     size_t len;
-    char *text = bundle_manifest_text(c->new_names, &len);
+    char *text = bundle_manifest_text(c->new_names, c->secrets_dir, &len);
     if (!text) {
         return err_nomem(err);
     }
@@ -726,6 +726,7 @@ int bundle_stage_commit(struct bundle_ctx *c, bool *unsupported, struct err *err
             return bundle_sys_err(err, c->cur.path, "cannot rename the staged bundle into place");
         }
         c->stage[0] = '\0';
+        c->committed = true;
         return bundle_fsync_dir(c->cur.pfd, c->parent, err);
     }
     if (carry_into_stage(c, unsupported, err) || bundle_fsync_dir(c->sfd, shown, err) ||

@@ -22,6 +22,7 @@ int cmd_render(int argc, char **argv);
 int cmd_facts(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_materialize(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
 
 /* Read a whole file ("-" is stdin), at most `max` bytes. Returns a NUL-terminated heap buffer
  * (free()) or NULL with `err` set. */
@@ -60,6 +61,14 @@ int cli_write_stdout(const char *text, size_t len);
  * maps the two to different exit codes.
  */
 int cli_materialize_text(const char *text, size_t len, const char *dir, const char *rootfs,
-                         bool *bad_envelope, struct err *err);
+                         const char *secrets_root, bool *bad_envelope, struct err *err);
+
+/* Where secret files go: --secrets-dir, else $OCIRENDER_SECRETS_DIR, else NULL (the default,
+ * BUNDLE_SECRETS_ROOT). */
+const char *cli_secrets_root(const char *flag);
+
+#define CLI_SECRETS_DIR_USAGE                                                                \
+    "  --secrets-dir DIR     where secret files go, on tmpfs or ramfs (default:\n"           \
+    "                        $OCIRENDER_SECRETS_DIR, else /run/ocirender/secrets)\n"
 
 #endif

@@ -116,8 +116,14 @@ json_t *cli_gather_facts(const json_t *needs, const char *host_root, const char 
     return facts;
 }
 
+const char *cli_secrets_root(const char *flag)
+{
+    const char *v = flag ? flag : getenv("OCIRENDER_SECRETS_DIR");
+    return v && v[0] ? v : NULL;
+}
+
 int cli_materialize_text(const char *text, size_t len, const char *dir, const char *rootfs,
-                            bool *bad_envelope, struct err *err)
+                         const char *secrets_root, bool *bad_envelope, struct err *err)
 {
     struct bundle_envelope env;
     *bad_envelope = true;
@@ -127,14 +133,21 @@ int cli_materialize_text(const char *text, size_t len, const char *dir, const ch
     *bad_envelope = false;
     cli_print_warnings(env.warnings);
     json_t *warnings = json_array();
-    int rc = warnings ? bundle_write(dir, rootfs, &env, warnings, err) : err_nomem(err);
+    int rc = warnings ? bundle_write(dir, rootfs, secrets_root, &env, warnings, err) : err_nomem(err);
     cli_print_warnings(warnings);
     json_decref(warnings);
     char path[PATH_MAX];
     if (rc == 0 && bundle_abs_path(dir, path, sizeof(path), NULL) == 0) {
-        fprintf(stderr, "ocirender: bundle %s written (config %s%s, %zu other file%s)\n", path,
-                env.digest, env.root_path_set ? ", root.path set to the real rootfs path" : "",
+        size_t secrets = json_object_size(env.secret_files);
+        fprintf(stderr, "ocirender: bundle %s written (config %s%s, %zu other file%s",
+                path, env.digest,
+                env.root_path_set ? ", root.path set to the real rootfs path" : "",
                 json_object_size(env.files), json_object_size(env.files) == 1 ? "" : "s");
+        if (secrets) {
+            fprintf(stderr, ", %zu secret file%s outside the bundle", secrets,
+                    secrets == 1 ? "" : "s");
+        }
+        fprintf(stderr, ")\n");
     }
     bundle_envelope_release(&env);
     return rc;

@@ -12,7 +12,8 @@
 static void materialize_usage(FILE *out)
 {
     fprintf(out,
-            "usage: ocirender materialize --bundle DIR [--rootfs DIR] [ENVELOPE|-]\n"
+            "usage: ocirender materialize --bundle DIR [--rootfs DIR] [--secrets-dir DIR]\n"
+            "                             [ENVELOPE|-]\n"
             "\n"
             "Write an OCI bundle from an envelope ({config, digest, warnings, files, secrets},\n"
             "as `ocirenderd` answers with format=envelope or `ocirender render --envelope`\n"
@@ -22,10 +23,14 @@ static void materialize_usage(FILE *out)
             "  --bundle DIR   bundle directory: created 0700; must not be a symlink\n"
             "  --rootfs DIR   make DIR/rootfs a symlink to this directory (default: an empty\n"
             "                 rootfs directory is created; an existing one is kept)\n"
+            CLI_SECRETS_DIR_USAGE
             "\n"
             "Writes DIR/config.json (0600), DIR/rootfs and the envelope's files (0644): the\n"
             "complete bundle is staged beside DIR and switched in with one atomic rename, so a\n"
             "crash leaves the old bundle or the new one; your own entries in DIR are kept.\n"
+            "The envelope's secret_files are written (0400, owned by the process user) into\n"
+            "a new directory under --secrets-dir, never into DIR; the config's /run/secrets\n"
+            "bind points at it, and the previous one is deleted once the new bundle is in.\n"
             "Exit codes: 0 written, 1 refused or failed.\n");
 }
 
@@ -34,16 +39,18 @@ int cmd_materialize(int argc, char **argv)
     static const struct option longopts[] = {
         {"bundle", required_argument, NULL, 'b'},
         {"rootfs", required_argument, NULL, 'r'},
+        {"secrets-dir", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *bundle = NULL, *rootfs = NULL;
+    const char *bundle = NULL, *rootfs = NULL, *secrets_dir = NULL;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'b': bundle = optarg; break;
         case 'r': rootfs = optarg; break;
+        case 's': secrets_dir = optarg; break;
         case 'h': materialize_usage(stdout); return CLI_EXIT_OK;
         default: materialize_usage(stderr); return CLI_EXIT_LOCAL;
         }
@@ -62,7 +69,8 @@ int cmd_materialize(int argc, char **argv)
     bool bad_envelope;
     char *text = cli_read_file(input, LIMIT_FILE_READ, &len, &err);
     int rc = CLI_EXIT_LOCAL;
-    if (text && cli_materialize_text(text, len, bundle, rootfs, &bad_envelope, &err) == 0) {
+    if (text && cli_materialize_text(text, len, bundle, rootfs, cli_secrets_root(secrets_dir),
+                                     &bad_envelope, &err) == 0) {
         rc = CLI_EXIT_OK;
     }
     if (rc != CLI_EXIT_OK) {

@@ -40,6 +40,7 @@ static void pull_usage(FILE *out)
             "  --image-config FILE   OCI image config (the blob or its `config` object)\n"
             "  --bundle DIR          bundle directory to write (required)\n"
             "  --rootfs DIR          container rootfs: read for user names, linked as DIR/rootfs\n"
+            CLI_SECRETS_DIR_USAGE
             CLI_HOST_ROOT_USAGE
             "  --timeout SECONDS     limit for one attempt (default 60)\n"
             "  --retries N           extra attempts on connection failures and 503 (default 4)\n"
@@ -51,11 +52,12 @@ static void pull_usage(FILE *out)
 enum {
     OPT_SERVER = 1000, OPT_TOKEN, OPT_TOKEN_FILE, OPT_CACERT, OPT_SERVICE, OPT_REPLICA,
     OPT_IMAGE_CONFIG, OPT_BUNDLE, OPT_ROOTFS, OPT_TIMEOUT, OPT_RETRIES, OPT_HOST_ROOT, OPT_HELP,
+    OPT_SECRETS_DIR,
 };
 
 struct pull_opts {
     const char *server, *token, *token_file, *cacert, *service, *replica, *image_config;
-    const char *bundle, *rootfs, *spec, *host_root;
+    const char *bundle, *rootfs, *spec, *host_root, *secrets_dir;
     unsigned timeout_s, retries;
     char *token_buf; /* owned copy when read from a file */
 };
@@ -101,6 +103,7 @@ static int parse_args(int argc, char **argv, struct pull_opts *o)
         {"bundle", required_argument, NULL, OPT_BUNDLE},
         {"rootfs", required_argument, NULL, OPT_ROOTFS},
         {"host-root", required_argument, NULL, OPT_HOST_ROOT},
+        {"secrets-dir", required_argument, NULL, OPT_SECRETS_DIR},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"retries", required_argument, NULL, OPT_RETRIES},
         {"help", no_argument, NULL, OPT_HELP},
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, struct pull_opts *o)
         case OPT_BUNDLE: o->bundle = optarg; break;
         case OPT_ROOTFS: o->rootfs = optarg; break;
         case OPT_HOST_ROOT: o->host_root = optarg; break;
+        case OPT_SECRETS_DIR: o->secrets_dir = optarg; break;
         case OPT_TIMEOUT: rc = parse_uint_opt("--timeout", optarg, 3600, &o->timeout_s); break;
         case OPT_RETRIES: rc = parse_uint_opt("--retries", optarg, 20, &o->retries); break;
         case OPT_HELP: pull_usage(stdout); return 1;
@@ -359,7 +363,8 @@ static int handle_reply(const struct pull_reply *r, const struct pull_opts *o, c
 {
     if (r->status >= 200 && r->status < 300) {
         bool bad_envelope;
-        if (cli_materialize_text(r->body, r->len, o->bundle, o->rootfs, &bad_envelope,
+        if (cli_materialize_text(r->body, r->len, o->bundle, o->rootfs,
+                                 cli_secrets_root(o->secrets_dir), &bad_envelope,
                                     err) == 0) {
             return CLI_EXIT_OK;
         }

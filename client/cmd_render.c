@@ -34,7 +34,8 @@ static void render_usage(FILE *out)
             CLI_HOST_ROOT_USAGE
             "  --image-config FILE   OCI image config (the blob or its `config` object)\n"
             "  --cgroup-parent PATH  default cgroup parent (or OCIRENDER_CGROUP_PARENT)\n"
-            "  --envelope            print the envelope {config, digest, warnings, files, secrets}\n"
+            "  --envelope            print the envelope {config, digest, warnings, files,\n"
+            "                        secret_files, secrets}\n"
             "  --compact             print without whitespace\n"
             "%s",
             cli_secrets_usage());
@@ -242,6 +243,15 @@ int cmd_render(int argc, char **argv)
         goto out;
     }
     cli_print_warnings(res.warnings);
+    if (!o.envelope && json_object_size(res.secret_files)) {
+        /* The values travel only in the envelope: say so instead of failing quietly later. */
+        fprintf(stderr, "ocirender: note: %zu secret file%s (env keys ending in _FILE) %s not "
+                        "in config.json: use --envelope and `ocirender materialize`, or put "
+                        "them in the /run/secrets bind source yourself\n",
+                json_object_size(res.secret_files),
+                json_object_size(res.secret_files) == 1 ? "" : "s",
+                json_object_size(res.secret_files) == 1 ? "is" : "are");
+    }
     if (emit(&res, &o, secrets, &err) == 0) {
         rc = CLI_EXIT_OK;
     }

@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"facts", cmd_facts, "print the host facts this node would send for a spec"},
     {"pull", cmd_pull, "render on an ocirenderd server and write the OCI bundle"},
     {"materialize", cmd_materialize, "write an OCI bundle from an envelope response"},
+    {"remove", cmd_remove, "delete a bundle ocirender wrote and its secret files"},
 };
 
 static void usage(FILE *out)

@@ -495,3 +495,27 @@ const char *jsonx_get_str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
 }
+
+void jsonx_wipe_strings(json_t *j)
+{
+    if (!j || j->refcount != 1) {
+        return;
+    }
+    if (json_is_string(j)) {
+        mem_wipe((char *)(uintptr_t)json_string_value(j), json_string_length(j));
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            jsonx_wipe_strings(v);
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+        {
+            jsonx_wipe_strings(v);
+        }
+    }
+}

@@ -71,6 +71,13 @@ int jsonx_warning_addv(json_t *warnings, const char *code, const char *path, con
 /* Array of strings from a NULL-terminated list. NULL on OOM. */
 json_t *jsonx_str_array(const char *const *items) WARN_UNUSED;
 
+/*
+ * Overwrite the bytes of every string in `j` (keys stay), for a tree of secret values about to
+ * be released. Only what nothing else shares is touched: a node whose reference count is not
+ * 1 is left alone with everything below it, so a shared value is never corrupted.
+ */
+void jsonx_wipe_strings(json_t *j);
+
 /* Borrowed string member or NULL when absent or not a string. */
 const char *jsonx_get_str(const json_t *obj, const char *key);
 

@@ -35,6 +35,7 @@ struct rctx {
     /* Output under construction (new references, freed by render_execute). */
     json_t *warnings;
     json_t *files;
+    json_t *secret_files;    /* {NAME: {value, uid, gid, mode}}: secrets as files */
     json_t *env;             /* ["K=V", ...] */
     json_t *mounts;
     json_t *devices;         /* linux.devices */
@@ -75,6 +76,13 @@ json_t *render_seccomp(struct rctx *c, const json_t *caps, bool unconfined);
 
 /* Baked-in GPU device paths for a vendor (devices.c). -1 on OOM. */
 int render_gpu_candidates(const char *vendor, unsigned count, json_t *out);
+
+/* Secrets as files (secret_files.c): is KEY=VALUE one (KEY ends in _FILE, VALUE is $S:)?
+ * secret_file_add records the resolved value and sets KEY=/run/secrets/NAME;
+ * render_secret_files completes the entries with the process user and binds the directory. */
+bool secret_file_key(const char *key, const char *value);
+int secret_file_add(struct rctx *c, const char *key, const char *value, const char *path);
+int render_secret_files(struct rctx *c);
 
 /* Env list helpers (env.c). */
 int env_set(struct rctx *c, const char *key, size_t key_len, const char *value);

@@ -546,6 +546,17 @@ static int options_env(struct rctx *c)
     return 0;
 }
 
+/* KEY=value, or for KEY_FILE with a $S: value the path of the file that holds it. */
+static int set_spec_env(struct rctx *c, const char *key, const char *raw, const char *value)
+{
+    if (secret_file_key(key, raw)) {
+        char path[ERR_PATH_MAX];
+        env_field_path(c, key, path, sizeof(path));
+        return secret_file_add(c, key, value, path);
+    }
+    return env_set(c, key, strlen(key), value);
+}
+
 int render_env(struct rctx *c)
 {
     if (image_env(c) || env_set_default(c, "PATH", DEFAULT_PATH) ||
@@ -559,10 +570,10 @@ int render_env(struct rctx *c)
         return rctx_nomem(c);
     }
     for (size_t i = 0; i < n; i++) {
+        const char *raw = jsonx_get_str(env, keys[i]);
         const char *value;
-        if (valid_env_key(c, keys[i]) ||
-            resolve_value(c, keys[i], jsonx_get_str(env, keys[i]), &value) ||
-            env_set(c, keys[i], strlen(keys[i]), value)) {
+        if (valid_env_key(c, keys[i]) || resolve_value(c, keys[i], raw, &value) ||
+            set_spec_env(c, keys[i], raw, value)) {
             free(keys);
             return -1;
         }

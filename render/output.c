@@ -41,7 +41,8 @@ static int config_text_digest(const json_t *config, struct render_output *text,
     return 0;
 }
 
-/* {config, digest, warnings, files, secrets}: the members' order is part of the format. */
+/* {config, digest, warnings, files, [secret_files,] secrets}: the members' order is part of
+ * the format; secret_files is there only when the service has secrets as files. */
 static json_t *envelope_new(const struct render_result *res, const char *digest,
                             const json_t *secrets)
 {
@@ -50,6 +51,8 @@ static json_t *envelope_new(const struct render_result *res, const char *digest,
         jsonx_set_str(env, "digest", digest) ||
         json_object_set(env, "warnings", res->warnings) ||
         json_object_set(env, "files", res->files) ||
+        (json_object_size(res->secret_files) &&
+         json_object_set(env, "secret_files", res->secret_files)) ||
         json_object_set_new(env, "secrets", secrets ? json_deep_copy(secrets) : json_array())) {
         json_decref(env);
         return NULL;
@@ -57,7 +60,7 @@ static json_t *envelope_new(const struct render_result *res, const char *digest,
     return env;
 }
 
-/* The envelope text: {config, digest of the pretty config text, warnings, files, secrets}. */
+/* The envelope text around the config, with the digest of its pretty text. */
 static char *envelope_text(const struct render_result *res, const json_t *secrets, bool compact,
                            size_t *len)
 {

@@ -111,6 +111,8 @@ void render_result_release(struct render_result *res)
     json_decref(res->config);
     json_decref(res->warnings);
     json_decref(res->files);
+    jsonx_wipe_strings(res->secret_files);
+    json_decref(res->secret_files);
     memset(res, 0, sizeof(*res));
 }
 
@@ -119,6 +121,8 @@ static void rctx_release(struct rctx *c)
     json_decref(c->cdi_edits);
     json_decref(c->warnings);
     json_decref(c->files);
+    jsonx_wipe_strings(c->secret_files);
+    json_decref(c->secret_files);
     json_decref(c->env);
     json_decref(c->mounts);
     json_decref(c->devices);
@@ -284,6 +288,7 @@ static int init_context(struct rctx *c, const struct render_request *req,
     c->cgroup_version = version ? (int)json_integer_value(version) : 2;
     c->warnings = json_array();
     c->files = json_object();
+    c->secret_files = json_object();
     c->env = json_array();
     c->mounts = json_array();
     c->devices = json_array();
@@ -291,7 +296,7 @@ static int init_context(struct rctx *c, const struct render_request *req,
     c->additional_gids = json_array();
     c->hooks = json_object();
     c->linux_extra = json_object();
-    if (!c->warnings || !c->files || !c->env || !c->mounts || !c->devices || !c->dev_rules ||
+    if (!c->warnings || !c->files || !c->secret_files || !c->env || !c->mounts || !c->devices || !c->dev_rules ||
         !c->additional_gids || !c->hooks || !c->linux_extra) {
         return rctx_nomem(c);
     }
@@ -374,7 +379,8 @@ int render_execute(const struct render_request *req, const struct render_setting
         goto done;
     }
     process = render_process(&c);
-    if (!process || render_mounts(&c) || render_devices(&c) || render_hooks_and_cdi_extras(&c)) {
+    if (!process || render_mounts(&c) || render_devices(&c) || render_hooks_and_cdi_extras(&c) ||
+        render_secret_files(&c)) {
         goto done;
     }
     linux_obj = render_linux(&c);
@@ -388,6 +394,7 @@ int render_execute(const struct render_request *req, const struct render_setting
     out->config = jsonx_steal(&config);
     out->warnings = jsonx_steal(&c.warnings);
     out->files = jsonx_steal(&c.files);
+    out->secret_files = jsonx_steal(&c.secret_files);
     rc = 0;
 done:
     json_decref(process);

@@ -120,6 +120,7 @@ struct render_result {
     json_t *config;   /* the OCI runtime config */
     json_t *warnings; /* [{"code", "message", "path"}] */
     json_t *files;    /* {"resolv.conf": "...", "hosts": "..."}: bundle files */
+    json_t *secret_files; /* {"NAME": {"value", "uid", "gid", "mode"}}: secrets as files */
 };
 
 /*
@@ -135,8 +136,8 @@ void render_result_release(struct render_result *res);
 /*
  * The wire format. render_output_text() writes a result as the exact bytes the
  * server answers and `ocirender render` prints: config.json (pretty by default), or with
- * RENDER_OUT_ENVELOPE the envelope {"config", "digest", "warnings", "files", "secrets"} whose
- * digest is "sha256:<hex>" of the pretty config text. `secrets` (borrowed, may be NULL for [])
+ * RENDER_OUT_ENVELOPE the envelope {"config", "digest", "warnings", "files", "secret_files"
+ * (only when not empty), "secrets"} whose digest is "sha256:<hex>" of the pretty config text. `secrets` (borrowed, may be NULL for [])
  * is the caller's [{env, ref, scope, provider, version}] list. `etag` is the hex SHA-256 of
  * `text`. The text may hold secret values: render_output_release() wipes it before freeing.
  */

@@ -47,12 +47,14 @@ static const char envelope[] =
     " \"bundle_dir\": \"/b\"}}";
 
 /*
- * A WSL2 node: /dev/dxg, the WSL library mounts, LD_LIBRARY_PATH, a CDI spec with only `all`.
+ * A WSL2 node: /dev/dxg, the WSL library mounts, LD_LIBRARY_PATH, a CDI spec with only `all`;
+ * and a secret file (its entry, env path and /run/secrets bind).
  * YAML, because jansson's JSON lexer drops a byte of a token when growing its buffer fails
  * (lex_save ignores the error), which this sweep would otherwise report as ours.
  */
 static const char wsl_envelope[] =
-    "spec: {image: {name: \"x:1\"}, resources: {gpu: {count: 2}}}\n"
+    "spec: {image: {name: \"x:1\"}, resources: {gpu: {count: 2}}, user: \"7:8\",\n"
+    "       env: {DB_FILE: \"$S:db/password\"}}\n"
     "image_config: {Env: [\"LD_LIBRARY_PATH=/opt/lib\"]}\n"
     "host:\n"
     "  wsl: {kernel: 5.15.167.4-microsoft-standard-WSL2, dxg: {major: 10, minor: 63},\n"

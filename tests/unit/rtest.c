@@ -74,6 +74,7 @@ int rt_render(struct rt *t, const struct rt_in *in)
         t->config = res.config;
         t->warnings = res.warnings;
         t->files = res.files;
+        t->secret_files = res.secret_files;
         t->text = jsonx_dump(t->config, JSONX_PRETTY, NULL);
         rt_queue_for_validation(t->text);
         t->rc = 0;
@@ -94,6 +95,7 @@ void rt_free(struct rt *t)
     json_decref(t->config);
     json_decref(t->warnings);
     json_decref(t->files);
+    json_decref(t->secret_files);
     free(t->text);
     memset(t, 0, sizeof(*t));
 }

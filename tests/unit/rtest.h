@@ -22,6 +22,7 @@ struct rt {
     json_t *config;
     json_t *warnings;
     json_t *files;
+    json_t *secret_files;
     char *text; /* pretty config text */
 };
 

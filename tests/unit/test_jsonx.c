@@ -76,5 +76,26 @@ static void loader_rejects_what_it_must(void)
     json_decref(v);
 }
 
+/* Secret trees are wiped before release, but a value someone else still holds is left alone. */
+static void wipe_strings_spares_shared_values(void)
+{
+    json_t *shared = json_string("shared-secret");
+    json_t *tree = json_pack("{s:{s:s, s:i}, s:[s], s:O}", "A", "value", "top-secret", "uid", 7,
+                             "B", "in-array", "C", shared);
+    CHECK(tree != NULL);
+    jsonx_wipe_strings(tree);
+    const char *a = json_string_value(json_object_get(json_object_get(tree, "A"), "value"));
+    CHECK(a && a[0] == '\0' && json_string_length(json_object_get(json_object_get(tree, "A"),
+                                                                  "value")) == 10);
+    CHECK(json_integer_value(json_object_get(json_object_get(tree, "A"), "uid")) == 7);
+    const char *b = json_string_value(json_array_get(json_object_get(tree, "B"), 0));
+    CHECK(b && b[0] == '\0');
+    CHECK_STR(json_string_value(shared), "shared-secret");
+    json_decref(tree);
+    json_decref(shared);
+    jsonx_wipe_strings(NULL);
+}
+
 HARNESS_MAIN(TEST(u64_values_round_trip_exactly), TEST(pretty_format_is_stable),
-             TEST(strings_are_escaped), TEST(loader_rejects_what_it_must))
+             TEST(strings_are_escaped), TEST(loader_rejects_what_it_must),
+             TEST(wipe_strings_spares_shared_values))
