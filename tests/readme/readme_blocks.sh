@@ -1,0 +1,116 @@
+#!/bin/sh
+# README.md's commands work verbatim on a fresh clone: every fenced block marked `sh runnable`
+# runs, in order and in one shell (blocks share variables, as in a reader's terminal), from
+# the top of a copy of the source tree that has only what git would check out (files 0644 or
+# 0755) plus the built binaries in build/. A `text output` block right after a runnable one is
+# what that block must print on stdout, exactly. Blocks marked `root` (runc) run when this
+# test is root and runc and a static busybox are installed; otherwise they are skipped with a
+# notice. As root the blocks run in their own network and PID namespaces: the ports the README
+# names are then free even while `make run` or another copy of this test runs, and every
+# process a block leaves behind ends with the namespace.
+set -u
+
+BIN="${OCIRENDER_BIN:?set by ctest: the build directory}"
+SRC="${OCIRENDER_SRC:?set by ctest: the source directory}"
+if [ "${OCIRENDER_SANITIZED:-0}" = 1 ]; then
+    : "${ASAN_OPTIONS:=detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+    : "${UBSAN_OPTIONS:=halt_on_error=1:print_stacktrace=1}"
+    export ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/ocr-readme.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "# $*"; }
+
+# ---- the blocks ---------------------------------------------------------------------------------
+n=$(python3 "$SRC/tests/readme/extract_blocks.py" "$SRC/README.md" "$T/blocks") ||
+    fail "cannot extract README.md's blocks"
+[ "$n" -ge 2 ] || fail "README.md has $n runnable blocks; expected the local render and the runc walk-through"
+note "README.md has $n runnable blocks"
+
+run_root=1
+why=""
+if [ "$(id -u)" != 0 ]; then
+    run_root=0 why="not root"
+elif ! command -v runc >/dev/null 2>&1; then
+    run_root=0 why="runc is not installed (apt-get install runc)"
+elif [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
+    run_root=0 why="/bin/busybox is missing or not static (apt-get install busybox-static)"
+elif ! unshare --net --pid --fork --mount --mount-proc true 2>/dev/null; then
+    run_root=0 why="cannot make network and PID namespaces (unshare)"
+fi
+
+# ---- a fresh clone: the files git would check out, with git's modes, and the built binaries ----
+CLONE="$T/clone"
+mkdir -p "$CLONE"
+if git -C "$SRC" rev-parse --show-toplevel >/dev/null 2>&1; then
+    # The working tree's versions (so an edited README is what gets tested), untracked files
+    # that are not ignored included, nothing git ignores (build directories).
+    (cd "$SRC" && git ls-files -z --cached --others --exclude-standard |
+        xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\n" "$f"; done' sh) >"$T/files"
+    tar -C "$SRC" -cf - -T "$T/files" | tar -C "$CLONE" -xf - || fail "cannot copy the source tree"
+else
+    note "the source is not a git checkout: copying it without build directories"
+    tar -C "$SRC" --exclude='./build*' -cf - . | tar -C "$CLONE" -xf - || fail "cannot copy the source tree"
+fi
+find "$CLONE" -type f -perm -u+x -exec chmod 0755 {} + && find "$CLONE" -type f ! -perm -u+x -exec chmod 0644 {} +
+[ "$(stat -c %a "$CLONE/examples/secrets.json")" = 644 ] || fail "the copy does not have git's modes"
+mkdir -p "$CLONE/build"
+cp "$BIN/ocirenderd" "$BIN/ocirender" "$CLONE/build/" || fail "the binaries are not built in $BIN"
+
+# ---- one script: every block in order, each block's stdout kept apart --------------------------
+S="$T/script.sh"
+{
+    echo 'set -e'
+    echo "cd '$CLONE'"
+    echo '[ "$(id -u)" != 0 ] || ip link set lo up 2>/dev/null || true'
+} >"$S"
+skipped=0
+for b in "$T"/blocks/*.sh; do
+    id=${b%.sh}
+    line=$(cat "$id.line")
+    if [ -e "$id.root" ] && [ "$run_root" = 0 ]; then
+        note "SKIP README.md line $line: needs root, runc and a static busybox ($why)"
+        skipped=$((skipped + 1))
+        continue
+    fi
+    {
+        echo "echo 'README.md line $line' >'$T/current'; echo \"### README.md line $line (\$(date +%T))\" >&2"
+        echo '{'
+        cat "$b"
+        echo "} >'$id.out'"
+    } >>"$S"
+done
+echo "echo done >'$T/current'" >>"$S"
+[ "$skipped" -lt "$n" ] || fail "every runnable block was skipped"
+
+if [ "$run_root" = 1 ]; then
+    (cd "$CLONE" && unshare --net --pid --fork --mount --mount-proc sh "$S") >"$T/stdout" 2>"$T/stderr"
+else
+    (cd "$CLONE" && sh "$S") >"$T/stdout" 2>"$T/stderr"
+fi
+rc=$?
+if [ "$rc" -ne 0 ] || [ "$(cat "$T/current")" != done ]; then
+    echo "--- stderr ---" >&2
+    tail -n 40 "$T/stderr" >&2
+    fail "the block at $(cat "$T/current" 2>/dev/null) failed (exit status $rc)"
+fi
+
+# ---- outputs ------------------------------------------------------------------------------------
+checked=0
+for e in "$T"/blocks/*.expected; do
+    [ -e "$e" ] || continue
+    id=${e%.expected}
+    [ -e "$id.out" ] || continue # its block was skipped
+    line=$(cat "$id.line")
+    if ! diff -u "$e" "$id.out" >"$T/diff"; then
+        cat "$T/diff" >&2
+        fail "README.md line $line: the block's output is not the one the README shows"
+    fi
+    echo "ok - README.md line $line prints what the README shows"
+    checked=$((checked + 1))
+done
+echo "ok - $((n - skipped)) of $n runnable blocks ran ($checked outputs compared)"
