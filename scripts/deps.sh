@@ -7,7 +7,7 @@ set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev \
 libcurl4-openssl-dev libssl-dev"
-TEST_PKGS="curl openssl runc busybox-static python3 python3-jsonschema python3-hvac wrk procps haproxy \
+TEST_PKGS="curl openssl runc busybox-static python3 python3-jsonschema python3-hvac wrk procps haproxy groff-base \
 iproute2 util-linux"
 
 want="$BUILD_PKGS"
