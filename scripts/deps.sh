@@ -3,6 +3,7 @@
 # (and so by `make build`, `make run` and `make test`).
 #   scripts/deps.sh build   packages to build and run
 #   scripts/deps.sh test    also what the test suite and benchmarks use
+#   scripts/deps.sh fuzz    also clang's libFuzzer (make fuzz)
 set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev \
@@ -10,8 +11,11 @@ libcurl4-openssl-dev libssl-dev"
 TEST_PKGS="curl openssl runc busybox-static python3 python3-jsonschema python3-hvac wrk procps haproxy groff-base \
 iproute2 util-linux"
 
+FUZZ_PKGS="clang libclang-rt-14-dev"
+
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
+[ "${1:-build}" = fuzz ] && want="$BUILD_PKGS $FUZZ_PKGS"
 
 missing=""
 for p in $want; do
