@@ -10,19 +10,28 @@ Writes OUTDIR/NNN.sh, OUTDIR/NNN.line (the block's line in MARKDOWN), OUTDIR/NNN
 marked root) and OUTDIR/NNN.expected; prints the number of runnable blocks.
 """
 import os
+import re
 import sys
+
+
+def fence(line):
+    """The run of backticks opening a fenced block at `line`, and its info string; CommonMark:
+    three or more backticks, and an info string without a backtick (else it is inline code)."""
+    m = re.match(r"^ {0,3}(`{3,})([^`]*)$", line)
+    return (m.group(1), m.group(2)) if m else (None, None)
 
 
 def fenced_blocks(lines):
     """Yield (info words, first line number, body lines, end index) of each fenced block."""
     i = 0
     while i < len(lines):
-        line = lines[i]
-        if line.startswith("```"):
-            info = line[3:].strip().split()
+        ticks, info = fence(lines[i])
+        if ticks:
+            info = info.strip().split()
             start = i + 1
             j = start
-            while j < len(lines) and not lines[j].startswith("```"):
+            # The closing fence: backticks only, at least as many as the opening one.
+            while j < len(lines) and not re.match(r"^ {0,3}" + ticks + r"`*\s*$", lines[j]):
                 j += 1
             if j == len(lines):
                 raise SystemExit(f"line {i + 1}: fenced block is not closed")

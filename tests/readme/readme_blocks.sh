@@ -1,6 +1,7 @@
 #!/bin/sh
-# README.md's commands work verbatim on a fresh clone: every fenced block marked `sh runnable`
-# runs, in order and in one shell (blocks share variables, as in a reader's terminal), from
+# README.md's and docs/*.md's commands work verbatim on a fresh clone: every fenced block
+# marked `sh runnable` runs, in order and in one shell per document (blocks share variables, as
+# in a reader's terminal), from
 # the top of a copy of the source tree that has only what git would check out (files 0644 or
 # 0755) plus the built binaries in build/. A `text output` block right after a runnable one is
 # what that block must print on stdout, exactly. Blocks marked `root` (runc) run when this
@@ -24,12 +25,6 @@ trap 'exit 1' INT TERM
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "# $*"; }
-
-# ---- the blocks ---------------------------------------------------------------------------------
-n=$(python3 "$SRC/tests/readme/extract_blocks.py" "$SRC/README.md" "$T/blocks") ||
-    fail "cannot extract README.md's blocks"
-[ "$n" -ge 2 ] || fail "README.md has $n runnable blocks; expected the local render and the runc walk-through"
-note "README.md has $n runnable blocks"
 
 run_root=1
 why=""
@@ -61,56 +56,70 @@ find "$CLONE" -type f -perm -u+x -exec chmod 0755 {} + && find "$CLONE" -type f 
 mkdir -p "$CLONE/build"
 cp "$BIN/ocirenderd" "$BIN/ocirender" "$CLONE/build/" || fail "the binaries are not built in $BIN"
 
-# ---- one script: every block in order, each block's stdout kept apart --------------------------
-S="$T/script.sh"
-{
-    echo 'set -e'
-    echo "cd '$CLONE'"
-    echo '[ "$(id -u)" != 0 ] || ip link set lo up 2>/dev/null || true'
-} >"$S"
-skipped=0
-for b in "$T"/blocks/*.sh; do
-    id=${b%.sh}
-    line=$(cat "$id.line")
-    if [ -e "$id.root" ] && [ "$run_root" = 0 ]; then
-        note "SKIP README.md line $line: needs root, runc and a static busybox ($why)"
-        skipped=$((skipped + 1))
-        continue
-    fi
-    {
-        echo "echo 'README.md line $line' >'$T/current'; echo \"### README.md line $line (\$(date +%T))\" >&2"
-        echo '{'
-        cat "$b"
-        echo "} >'$id.out'"
-    } >>"$S"
-done
-echo "echo done >'$T/current'" >>"$S"
-[ "$skipped" -lt "$n" ] || fail "every runnable block was skipped"
-
-if [ "$run_root" = 1 ]; then
-    (cd "$CLONE" && unshare --net --pid --fork --mount --mount-proc sh "$S") >"$T/stdout" 2>"$T/stderr"
-else
-    (cd "$CLONE" && sh "$S") >"$T/stdout" 2>"$T/stderr"
-fi
-rc=$?
-if [ "$rc" -ne 0 ] || [ "$(cat "$T/current")" != done ]; then
-    echo "--- stderr ---" >&2
-    tail -n 40 "$T/stderr" >&2
-    fail "the block at $(cat "$T/current" 2>/dev/null) failed (exit status $rc)"
-fi
-
-# ---- outputs ------------------------------------------------------------------------------------
+# ---- each document: one script, every block in order, each block's stdout kept apart -----------
+total=0
+ran=0
 checked=0
-for e in "$T"/blocks/*.expected; do
-    [ -e "$e" ] || continue
-    id=${e%.expected}
-    [ -e "$id.out" ] || continue # its block was skipped
-    line=$(cat "$id.line")
-    if ! diff -u "$e" "$id.out" >"$T/diff"; then
-        cat "$T/diff" >&2
-        fail "README.md line $line: the block's output is not the one the README shows"
+run_doc() { # run_doc DOC (relative to the source): fails the test on the first failing block
+    doc=$1
+    B="$T/blocks/$(printf '%s' "$doc" | tr '/' '_')"
+    n=$(python3 "$SRC/tests/readme/extract_blocks.py" "$SRC/$doc" "$B") ||
+        fail "cannot extract $doc's blocks"
+    [ "$n" -gt 0 ] || return 0
+    note "$doc has $n runnable blocks"
+    total=$((total + n))
+    S="$B/script.sh"
+    {
+        echo 'set -e'
+        echo "cd '$CLONE'"
+        echo '[ "$(id -u)" != 0 ] || ip link set lo up 2>/dev/null || true'
+    } >"$S"
+    for b in "$B"/[0-9]*.sh; do
+        id=${b%.sh}
+        where="$doc line $(cat "$id.line")"
+        if [ -e "$id.root" ] && [ "$run_root" = 0 ]; then
+            note "SKIP $where: needs root, runc and a static busybox ($why)"
+            continue
+        fi
+        ran=$((ran + 1))
+        {
+            echo "echo '$where' >'$T/current'; echo \"### $where (\$(date +%T))\" >&2"
+            echo '{'
+            cat "$b"
+            echo "} >'$id.out'"
+        } >>"$S"
+    done
+    echo "echo done >'$T/current'" >>"$S"
+    if [ "$run_root" = 1 ]; then
+        (cd "$CLONE" && unshare --net --pid --fork --mount --mount-proc sh "$S") >"$T/stdout" 2>"$T/stderr"
+    else
+        (cd "$CLONE" && sh "$S") >"$T/stdout" 2>"$T/stderr"
     fi
-    echo "ok - README.md line $line prints what the README shows"
-    checked=$((checked + 1))
+    rc=$?
+    if [ "$rc" -ne 0 ] || [ "$(cat "$T/current")" != done ]; then
+        echo "--- stderr ---" >&2
+        tail -n 40 "$T/stderr" >&2
+        fail "the block at $(cat "$T/current" 2>/dev/null) failed (exit status $rc)"
+    fi
+    for e in "$B"/*.expected; do
+        [ -e "$e" ] || continue
+        id=${e%.expected}
+        [ -e "$id.out" ] || continue # its block was skipped
+        where="$doc line $(cat "$id.line")"
+        if ! diff -u "$e" "$id.out" >"$T/diff"; then
+            cat "$T/diff" >&2
+            fail "$where: the block's output is not the one the document shows"
+        fi
+        echo "ok - $where prints what the document shows"
+        checked=$((checked + 1))
+    done
+}
+
+mkdir -p "$T/blocks"
+run_doc README.md
+[ "$total" -ge 2 ] || fail "README.md has $total runnable blocks; expected the local render and the runc walk-through"
+for d in "$SRC"/docs/*.md; do
+    [ -f "$d" ] && run_doc "docs/${d##*/}"
 done
-echo "ok - $((n - skipped)) of $n runnable blocks ran ($checked outputs compared)"
+[ "$ran" -gt 0 ] || fail "every runnable block was skipped"
+echo "ok - $ran of $total runnable blocks ran ($checked outputs compared)"
