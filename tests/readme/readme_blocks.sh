@@ -96,7 +96,7 @@ run_doc() { # run_doc DOC (relative to the source): fails the test on the first 
         (cd "$CLONE" && sh "$S") >"$T/stdout" 2>"$T/stderr"
     fi
     rc=$?
-    if [ "$rc" -ne 0 ] || [ "$(cat "$T/current")" != done ]; then
+    if [ "$rc" -ne 0 ] || [ "$(cat "$T/current")" != "done" ]; then
         echo "--- stderr ---" >&2
         tail -n 40 "$T/stderr" >&2
         fail "the block at $(cat "$T/current" 2>/dev/null) failed (exit status $rc)"
@@ -123,3 +123,38 @@ for d in "$SRC"/docs/*.md; do
 done
 [ "$ran" -gt 0 ] || fail "every runnable block was skipped"
 echo "ok - $ran of $total runnable blocks ran ($checked outputs compared)"
+
+# ---- README.md's curl transcripts, against the server `make run` starts ------------------------
+# Each "$ " command of a console transcript runs in order; where the transcript shows an HTTP
+# status line, the command must print that status. The server is started with `make run`'s own
+# commands (taken from `make -n run`), on its port 8080, in a network namespace of its own.
+(cd "$SRC" && python3 tests/readme/extract_transcripts.py README.md) >"$T/transcripts.sh" 2>"$T/err" ||
+    fail "cannot extract README.md's transcripts: $(cat "$T/err")"
+if [ ! -s "$T/transcripts.sh" ]; then
+    note "README.md has no console transcript"
+elif [ "$(id -u)" != 0 ] || ! unshare --net --pid --fork --mount --mount-proc true 2>/dev/null; then
+    note "SKIP README.md's transcripts: they use port 8080, which needs a network namespace (root)"
+else
+    make -s -n -C "$CLONE" run BUILD_DIR=build 2>/dev/null | sed -e :a -e '/\\$/N; s/\\\n//; ta' |
+        grep -E '^(install -m 0600 |exec \./build/ocirenderd )' >"$T/make-run" || true
+    [ "$(grep -c . "$T/make-run")" = 2 ] || fail "make -n run does not show its install and exec lines"
+    {
+        echo 'set -e'
+        echo "cd '$CLONE'"
+        echo 'ip link set lo up'
+        grep '^install ' "$T/make-run"
+        printf '%s 2>"%s" &\n' "$(sed -n 's/^exec //p' "$T/make-run")" "$T/make-run.log"
+        echo 'curl -s --retry 30 --retry-delay 1 --retry-connrefused http://127.0.0.1:8080/readyz >/dev/null'
+        echo "CURRENT='$T/current' sh -e '$T/transcripts.sh'"
+    } >"$T/run-transcripts.sh"
+    echo "make run's server" >"$T/current"
+    (cd "$CLONE" && unshare --net --pid --fork --mount --mount-proc sh "$T/run-transcripts.sh") \
+        >"$T/stdout" 2>"$T/stderr" || {
+        echo "--- stderr ---" >&2
+        tail -n 30 "$T/stderr" >&2
+        tail -n 5 "$T/make-run.log" >&2 2>/dev/null
+        fail "the transcript command at $(cat "$T/current") failed"
+    }
+    grep '^ok - ' "$T/stdout"
+    [ "$(grep -c '^ok - ' "$T/stdout")" -ge 5 ] || fail "fewer transcript commands ran than README.md shows"
+fi

@@ -67,8 +67,9 @@ fi
 
 # ---- one image tag: ocirenderd:<version> wherever an image is built or named --------------------
 version=$("$SERVER" --version | awk '{print $2}')
-tags=$(cat "$SRC/README.md" "$DOCKERFILE" "$D/compose.yaml" "$D/kubernetes.yaml" \
-    $(find "$SRC/docs" -name '*.md' 2>/dev/null) |
+docs=$(find "$SRC/docs" -name '*.md' 2>/dev/null | sort)
+# shellcheck disable=SC2086 # $docs: one path a line, paths without spaces
+tags=$(cat "$SRC/README.md" "$DOCKERFILE" "$D/compose.yaml" "$D/kubernetes.yaml" $docs |
     grep -o -E '(-t|--tag|image:)[[:space:]]+ocirenderd[^[:space:]"]*' | awk '{print $2}')
 count=$(printf '%s\n' "$tags" | grep -c .)
 [ "$count" -ge 4 ] && ok "the image is named $count times (Dockerfile, compose, Kubernetes, README)" ||
