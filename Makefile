@@ -7,7 +7,7 @@ CMAKE_FLAGS ?= -DOCIRENDER_WERROR=ON
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: all deps deps-test build build-asan test test-fast run bench clean
+.PHONY: all deps deps-test build build-asan test test-fast run bench fuzz clean
 
 all: build
 
@@ -44,5 +44,11 @@ run: build
 bench: deps-test build
 	bench/run
 
+# libFuzzer over the request path for FUZZ_SECONDS (clang, ASan + UBSan, in build-fuzz/).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh fuzz
+	JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz

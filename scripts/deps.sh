@@ -4,13 +4,14 @@
 #   scripts/deps.sh build         packages to build and run
 #   scripts/deps.sh test          also what the test suite and benchmarks use, including the
 #                                 OpenAPI linter (below)
+#   scripts/deps.sh fuzz          also clang's libFuzzer (make fuzz)
 #   scripts/deps.sh redocly-path  print where the OpenAPI linter is installed
 set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev \
 libcurl4-openssl-dev libssl-dev"
 TEST_PKGS="curl openssl runc busybox-static python3 python3-jsonschema python3-yaml python3-hvac \
-wrk procps haproxy iproute2 util-linux"
+wrk procps haproxy groff-base iproute2 util-linux"
 
 # The OpenAPI linter of docs/openapi.yaml (test docs_openapi_lint): @redocly/cli at the exact
 # versions scripts/redocly/package-lock.json pins, installed with `npm ci` into its own prefix
@@ -33,6 +34,8 @@ need_root() {
     fi
 }
 
+FUZZ_PKGS="clang libclang-rt-14-dev"
+
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
 # npm comes with Debian's nodejs+npm packages, or inside a NodeSource nodejs package (which
@@ -40,6 +43,7 @@ want="$BUILD_PKGS"
 if [ "${1:-build}" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
     want="$want nodejs npm"
 fi
+[ "${1:-build}" = fuzz ] && want="$BUILD_PKGS $FUZZ_PKGS"
 
 missing=""
 for p in $want; do

@@ -205,7 +205,8 @@ static int secret_file_mode_check(int fd, const char *path, size_t max, const ch
     if (st.st_mode & 077) {
         return err_set(err, ERR_SPEC_INVALID, NULL,
                        "%s %s is readable or writable by group or others (mode %04o); refusing "
-                       "it: chmod 600 it",
+                       "it: chmod 600 it, or install -m 0600 a private copy (git checks files "
+                       "out 0644)",
                        what, path, (unsigned)(st.st_mode & 07777));
     }
     if ((uint64_t)st.st_size > max) {

@@ -12,20 +12,23 @@
  * of those exists exactly once, in DIR or in the killed run's stage, and after the next
  * successful run it is back in DIR. A third races two writers on one DIR.
  *
- * OCIRENDER_CRASH_ITERATIONS overrides the number of kills per test (default 300) and
- * OCIRENDER_RACE_ROUNDS the number of races (default 100).
+ * OCIRENDER_CRASH_ITERATIONS overrides the number of kills per test (default 300),
+ * OCIRENDER_RACE_ROUNDS the number of races (default 100) and OCIRENDER_CRASH_BUDGET the
+ * seconds after which a loop on a very loaded machine may stop early (see budget_start).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -167,6 +170,30 @@ static int env_count(const char *name, int fallback)
         return fallback;
     }
     return (int)n;
+}
+
+/*
+ * On a machine that keeps up, each loop below runs its full count. On one so loaded that a
+ * run takes many times longer, the full count would outlast the test's timeout: a loop then
+ * stops once it has done `floor` rounds and spent OCIRENDER_CRASH_BUDGET seconds (default 60).
+ * Every round still asserts everything; only the number of rounds adapts, and the summary line
+ * says when it did.
+ */
+struct budget {
+    double start_us, limit_us;
+    int floor;
+};
+
+static struct budget budget_start(int floor)
+{
+    return (struct budget){.start_us = now_us(),
+                           .limit_us = env_count("OCIRENDER_CRASH_BUDGET", 60) * 1e6,
+                           .floor = floor};
+}
+
+static bool budget_spent(const struct budget *b, int rounds_done)
+{
+    return rounds_done >= b->floor && now_us() - b->start_us > b->limit_us;
 }
 
 /* 0: missing, 1: a, 2: b, -1: anything else. */
@@ -345,6 +372,29 @@ static double time_runs(const char *bundle, const struct version *a, const struc
     return t[ARRAY_LEN(t) / 2];
 }
 
+/*
+ * Wait `delay_us` microseconds or until the child exits, whichever comes first; true when it
+ * exited. A run that completes before its kill time is not waited for to the end of the delay
+ * (the kill would find it gone anyway): once the delays have grown on a loaded machine, that
+ * sleep used to be most of the test's time.
+ */
+static bool exited_within(pid_t pid, unsigned delay_us)
+{
+    struct timespec ts = {.tv_sec = delay_us / 1000000,
+                          .tv_nsec = (long)(delay_us % 1000000) * 1000};
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0) { /* a kernel before 5.3: sleep the whole delay */
+        nanosleep(&ts, NULL);
+        return false;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r;
+    while ((r = ppoll(&p, 1, &ts, NULL)) < 0 && errno == EINTR) {
+    }
+    close(fd);
+    return r > 0;
+}
+
 /* Start materialize of `v` and SIGKILL it after a random delay. 1 killed, 0 completed, -1
  * failed. */
 static int run_and_kill(const char *bundle, const struct version *v, double full_us,
@@ -353,9 +403,9 @@ static int run_and_kill(const char *bundle, const struct version *v, double full
     pid_t pid = spawn_materialize(bundle, v);
     CHECK(pid > 0);
     unsigned delay = random_below((unsigned)(full_us * 1.2) + 1);
-    struct timespec ts = {.tv_sec = delay / 1000000, .tv_nsec = (long)(delay % 1000000) * 1000};
-    nanosleep(&ts, NULL);
-    kill(pid, SIGKILL);
+    if (!exited_within(pid, delay)) {
+        kill(pid, SIGKILL);
+    }
     int st = wait_status(pid);
     *delay_out = delay;
     if (WIFSIGNALED(st)) {
@@ -385,7 +435,8 @@ static void killed_materialize_leaves_old_or_new(void)
 
     int seen[3] = {0, 1, 0}, completed = 0, killed = 0, stages_left = 0, bad = 0, runs = 0;
     int sides[3] = {0, 0, 0}, unchanged = 0, last_state = 1;
-    for (int i = 0; i < iterations && !bad; i++, runs++) {
+    struct budget budget = budget_start(60);
+    for (int i = 0; i < iterations && !bad && !budget_spent(&budget, i); i++, runs++) {
         unsigned delay;
         const struct version *writing = i % 2 ? &a : &b, *other = i % 2 ? &b : &a;
         /* A loaded machine runs materialize slower than it did when timed: when the kills
@@ -419,9 +470,10 @@ static void killed_materialize_leaves_old_or_new(void)
     printf("# %d kills over %d runs (%d completed, delays up to %.1f ms); the bundle was "
            "entirely A %d times and entirely B %d times%s; a killed run's stage was left %d "
            "times (%d with the new bundle staged, before the exchange; %d with the old one, "
-           "after it)\n",
+           "after it)%s\n",
            killed, runs, completed, full_us * 1.2 / 1000.0, seen[1], seen[2],
-           bad ? "" : ", never a mix", stages_left, sides[1], sides[2]);
+           bad ? "" : ", never a mix", stages_left, sides[1], sides[2],
+           runs < iterations && !bad ? "; stopped early: the time budget was spent" : "");
 
     /* The next clean run removes the stale stage. */
     CHECK(exited_ok(wait_status(spawn_materialize(bundle, &b))));
@@ -454,7 +506,8 @@ static void killed_materialize_keeps_populated_rootfs(void)
     CHECK_INT(fx_write(bundle, "notes.txt", "the operator's\n"), 0);
 
     int killed = 0, completed = 0, bad = 0, in_stage_seen = 0, seen[3] = {0, 1, 0}, runs = 0;
-    for (int i = 0; i < iterations && !bad; i++, runs++) {
+    struct budget budget = budget_start(60);
+    for (int i = 0; i < iterations && !bad && !budget_spent(&budget, i); i++, runs++) {
         unsigned delay;
         int r = run_and_kill(bundle, i % 2 ? &a : &b, full_us, &delay);
         killed += r == 1;
@@ -478,8 +531,9 @@ static void killed_materialize_keeps_populated_rootfs(void)
     CHECK_INT(bad, 0);
     printf("# %d kills over %d runs (%d completed) over a populated rootfs: the operator's "
            "files were %s; a kill left them in the stage %d times; config A %d times, B %d "
-           "times\n", killed, runs, completed, bad ? "NOT always kept" : "never lost or doubled",
-           in_stage_seen, seen[1], seen[2]);
+           "times%s\n", killed, runs, completed, bad ? "NOT always kept" : "never lost or doubled",
+           in_stage_seen, seen[1], seen[2],
+           runs < iterations && !bad ? "; stopped early: the time budget was spent" : "");
 
     /* After any kill, the next successful run puts everything back in DIR. */
     CHECK(exited_ok(wait_status(spawn_materialize(bundle, &a))));
@@ -506,7 +560,8 @@ static void racing_writers_end_whole(void)
     make_version(tmp, "B", true, true, &b);
     int rounds = env_count("OCIRENDER_RACE_ROUNDS", 100);
     int won[3] = {0, 0, 0}, bad = 0, raced = 0;
-    for (int i = 0; i < rounds && !bad; i++, raced++) {
+    struct budget budget = budget_start(20);
+    for (int i = 0; i < rounds && !bad && !budget_spent(&budget, i); i++, raced++) {
         pid_t pa = spawn_materialize(bundle, &a), pb = spawn_materialize(bundle, &b);
         int sa = wait_status(pa), sb = wait_status(pb);
         int state = bundle_state(bundle, &a, &b, NULL);
@@ -520,7 +575,8 @@ static void racing_writers_end_whole(void)
     }
     CHECK_INT(bad, 0);
     printf("# %d races of two writers: the bundle ended entirely A %d times and entirely B %d "
-           "times%s\n", raced, won[1], won[2], bad ? "" : ", with no leftovers");
+           "times%s%s\n", raced, won[1], won[2], bad ? "" : ", with no leftovers",
+           raced < rounds && !bad ? "; stopped early: the time budget was spent" : "");
     free(a.config);
     free(b.config);
     fx_rmtree(tmp);

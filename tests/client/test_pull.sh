@@ -79,7 +79,7 @@ start_double() {
     fi
     DPID=$!
     i=0
-    while [ ! -f "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while [ ! -f "$T/port" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     PORT=$(cat "$T/port")
     URL="http://127.0.0.1:$PORT"
 }

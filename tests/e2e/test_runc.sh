@@ -234,7 +234,7 @@ start_server() {
     PIDS="$PIDS $pid"
     i=0
     port=""
-    while [ -z "$port" ] && [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
+    while [ -z "$port" ] && [ $i -lt 600 ] && kill -0 "$pid" 2>/dev/null; do
         sleep 0.05
         i=$((i + 1))
         port=$(sed -n 's/.*"event":"start".*"port":\([0-9][0-9]*\).*/\1/p' "$T/$name.log")
@@ -273,7 +273,7 @@ else
     python3 "$VD" --port-file "$T/vault.json" --timeout 300 > /dev/null 2> "$T/vault.log" &
     PIDS="$PIDS $!"
     i=0
-    while [ ! -f "$T/vault.json" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while [ ! -f "$T/vault.json" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     VPORT=$(python3 -c "import json; print(json.load(open('$T/vault.json'))['port'])" 2>/dev/null)
     CPORT=$(python3 -c "import json; print(json.load(open('$T/vault.json'))['control_port'])" 2>/dev/null)
     if [ -n "$VPORT" ] && python3 - "$CPORT" <<'EOF'

@@ -1,12 +1,18 @@
 #!/bin/sh
-# Build and run the libFuzzer target for a while, seeded from the examples, the golden cases and
-# the bad-input corpus. Usage: tests/fuzz/run.sh [SECONDS]   (needs clang and libclang-rt-14-dev)
+# Build the libFuzzer target with CMake (-DOCIRENDER_FUZZ=ON, clang, ASan + UBSan, in
+# build-fuzz/) and run it for a while over a working corpus seeded from the examples, the
+# bad-input corpus, the golden specs and tests/fuzz/crashes. `make fuzz` runs it.
+# Usage: tests/fuzz/run.sh [SECONDS]   (needs clang and libclang-rt-14-dev: scripts/deps.sh fuzz)
+# A crash leaves its input as build-fuzz/crash-*: fix the bug, then add the input to
+# tests/fuzz/crashes/, which fuzz_corpus_replay runs in every `make test`.
 set -eu
 cd "$(dirname "$0")/../.."
-out=build-fuzz
+out=${FUZZ_DIR:-build-fuzz}
+CC=clang cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Debug -DOCIRENDER_FUZZ=ON >/dev/null
+cmake --build "$out" --target fuzz_render -j"${JOBS:-2}"
 mkdir -p "$out/corpus"
-cp examples/*.yaml tests/corpus/bad/* tests/render/cases/*/spec* "$out/corpus/" 2>/dev/null || true
-srcs="common/err.c common/sbuf.c common/jsonx.c common/strutil.c $(ls render/*.c)"
-clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_POSIX_C_SOURCE=200809L \
-    -I. -I"$out" $srcs tests/fuzz/fuzz_render.c -ljansson -lyaml -lm -o "$out/fuzz_render"
-"$out/fuzz_render" -max_total_time="${1:-60}" -max_len=65536 -timeout=10 "$out/corpus"
+for f in examples/* tests/corpus/bad/* tests/fuzz/crashes/* tests/render/cases/*/spec*; do
+    [ -f "$f" ] && cp "$f" "$out/corpus/seed-$(printf '%s' "$f" | tr '/' '_')"
+done
+exec "$out/tests/fuzz/fuzz_render" -max_total_time="${1:-60}" -max_len=65536 -timeout=10 \
+    -artifact_prefix="$out/" "$out/corpus"

@@ -16,7 +16,7 @@ trap cleanup EXIT INT TERM
 
 /usr/bin/python3 "$DOUBLE" --timeout 170 --port-file "$T/ports" >/dev/null &
 DPID=$!
-i=0; while [ ! -s "$T/ports" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+i=0; while [ ! -s "$T/ports" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 port() { /usr/bin/python3 -c "import json,sys; print(json.load(open('$T/ports'))['$1'])"; }
 P=$(port port); C=$(port control_port)
 ctl() { curl -sf -X POST "http://127.0.0.1:$C/$1" -d "$2" >/dev/null; }

@@ -19,7 +19,7 @@ trap 'stop_double; cleanup' EXIT
 
 /usr/bin/python3 "$SRC/tests/vault_double/vault_double.py" --timeout 280 --port-file "$WORK/ports" >/dev/null &
 DOUBLE_PID=$!
-i=0; while [ ! -s "$WORK/ports" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while [ ! -s "$WORK/ports" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 VPORT=$(python3 -c "import json; print(json.load(open('$WORK/ports'))['port'])")
 CPORT=$(python3 -c "import json; print(json.load(open('$WORK/ports'))['control_port'])")
 ctl() { curl -sf -X POST "http://127.0.0.1:$CPORT/$1" -d "$2" >/dev/null || fail "double control $1"; }

@@ -95,7 +95,7 @@ start_server() {
         LOG="$WORK/server-$SERVER_N.log"
         "$SERVER" --listen "${LISTEN_HOST:-127.0.0.1}:$PORT" "$@" 2>"$LOG" &
         PID=$!
-        limit=$((100 * $(slow_factor)))
+        limit=$((400 * $(slow_factor))) # 20 s (80 s sanitized): a deadline, not a delay
         i=0
         while [ $i -lt $limit ]; do
             if grep -q '"msg":"listening"' "$LOG" 2>/dev/null; then
@@ -131,6 +131,19 @@ stop_server() {
         tail -n 30 "$LOG" >&2
     fi
     return 0
+}
+
+# wait_until SECONDS COMMAND...: until COMMAND succeeds, checking every 50 ms; fails after
+# SECONDS (a deadline for a loaded machine, not a delay: it returns as soon as COMMAND does).
+wait_until() {
+    limit=$(($1 * 20))
+    shift
+    n=0
+    until "$@"; do
+        n=$((n + 1))
+        [ "$n" -lt "$limit" ] || return 1
+        sleep 0.05
+    done
 }
 
 server_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }

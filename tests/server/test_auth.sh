@@ -100,7 +100,7 @@ check "a token not yet in the file" "$CODE" 401
 echo "$NEW shop" >>"$TOKENS"
 wait_log() { # wait_log PATTERN COUNT
     i=0
-    while [ "$(grep -c "$1" "$LOG")" -lt "$2" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while [ "$(grep -c "$1" "$LOG")" -lt "$2" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 }
 kill -HUP "$PID"
 wait_log '"msg":"tokens file reloaded' 1

@@ -18,12 +18,12 @@ drain_test() { # drain_test SIGNAL
         >"$WORK/upload-$sig.out" 2>&1 &
     client=$!
     i=0
-    while [ ! -e "$mark" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    while [ ! -e "$mark" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     sleep 0.2
     kill "-$sig" "$PID"
     # New connections are refused while the upload finishes.
     i=0
-    while ! grep -q 'no longer accepting' "$LOG" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    while ! grep -q 'no longer accepting' "$LOG" && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
     if curl -s -o /dev/null --max-time 1 "$URL/healthz"; then
         fail "$sig: a new connection was served while draining"
     else

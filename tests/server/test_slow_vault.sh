@@ -15,7 +15,7 @@ trap 'stop_double; cleanup' EXIT
 
 /usr/bin/python3 "$SRC/tests/vault_double/vault_double.py" --timeout 200 --port-file "$WORK/ports" >/dev/null &
 DOUBLE_PID=$!
-i=0; while [ ! -s "$WORK/ports" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while [ ! -s "$WORK/ports" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 VPORT=$(python3 -c "import json; print(json.load(open('$WORK/ports'))['port'])")
 CPORT=$(python3 -c "import json; print(json.load(open('$WORK/ports'))['control_port'])")
 curl -sf -X POST "http://127.0.0.1:$CPORT/token" -d '{"id":"hvs.slow","ttl":"1h"}' >/dev/null ||
@@ -79,7 +79,7 @@ start_server --threads 2 || exit 1
 park_render drain2 r2
 wait_parked 1
 kill -TERM "$PID"
-sleep 0.5
+wait_until 30 grep -q 'no longer accepting' "$LOG" # the first signal is being handled
 kill -TERM "$PID"
 wait "$PID"
 check "a second SIGTERM: exit status" "$?" 0

@@ -42,7 +42,7 @@ if out=$(python3 "$T" slow-body "$PORT" "$BT" "$SLACK" 2>"$WORK/err"); then
 else
     fail "slow body: $out $(cat "$WORK/err")"
 fi
-sleep 0.2
+wait_until 30 grep -q '"aborted":"body_timeout"' "$LOG"
 check "the cut body is logged as a 408" \
     "$(grep '"aborted":"body_timeout"' "$LOG" | grep -c '"status":408')" 1
 http GET /healthz
