@@ -22,6 +22,7 @@ static const char web_spec[] = "version: v1\n"
                                "services:\n"
                                "  web:\n"
                                "    image: {name: nginx}\n"
+                               "    command: {entrypoint: [/bin/app]}\n"
                                "    env:\n"
                                "      MODE: prod\n";
 
@@ -30,6 +31,7 @@ static const char secret_spec[] = "version: v1\n"
                                   "services:\n"
                                   "  web:\n"
                                   "    image: {name: nginx}\n"
+                                  "    command: {entrypoint: [/bin/app]}\n"
                                   "    env:\n"
                                   "      DB_PASSWORD: $S:db/password\n";
 
@@ -46,6 +48,7 @@ static const char warn_spec[] = "version: v1\n"
                                 "services:\n"
                                 "  app:\n"
                                 "    image: {name: busybox}\n"
+                                "    command: {entrypoint: [/bin/app]}\n"
                                 "    devices:\n"
                                 "      - path: /dev/fuse\n";
 

@@ -309,6 +309,94 @@ static void tmpfs_size_and_mode(void)
     CHECK_INT(rt_spec(&t, SVC "    storage:\n      - {type: tmpfs, target: /s, mode: 1789}\n"), -1);
     CHECK_STR(rt_err_path(&t), "services.web.storage[0].mode");
     rt_free(&t);
+    /* no mode: Docker's 1777, so a non-root user can write to its scratch space */
+    CHECK_INT(rt_spec(&t, SVC "    storage:\n      - {type: tmpfs, target: /s}\n"), 0);
+    const json_t *opts = json_object_get(rt_mount(t.config, "/s"), "options");
+    CHECK(rt_has_str(opts, "mode=1777"));
+    int modes_given = 0;
+    for (size_t i = 0; i < json_array_size(opts); i++) {
+        modes_given += strncmp(json_string_value(json_array_get(opts, i)), "mode=", 5) == 0;
+    }
+    CHECK_INT(modes_given, 1);
+    rt_free(&t);
+}
+
+/* argv as a list of strings joined by '|', for compact comparisons. */
+static void argv_text(const json_t *config, char *buf, size_t size)
+{
+    const json_t *args = rt_get(config, "process.args");
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < json_array_size(args) && n < size; i++) {
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? "|" : "",
+                              json_string_value(json_array_get(args, i)));
+    }
+}
+
+static const json_t *warning_with_code(const struct rt *t, const char *code)
+{
+    for (size_t i = 0; i < json_array_size(t->warnings); i++) {
+        const json_t *w = json_array_get(t->warnings, i);
+        if (strcmp(json_string_value(json_object_get(w, "code")), code) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Kubernetes/Compose argv: entrypoint replaces the image's and drops its Cmd; args alone
+ * follow the image Entrypoint; neither: the image's; nothing at all: /bin/sh, warned. */
+static void argv_follows_kubernetes(void)
+{
+    static const char *const image = "{\"Entrypoint\": [\"/entry\", \"-v\"], \"Cmd\": [\"serve\"]}";
+    static const struct {
+        const char *command;    /* YAML flow mapping, or NULL for none */
+        const char *image;      /* image_config JSON, or NULL: unknown */
+        const char *argv;       /* expected argv joined by | */
+        const char *warn_code;  /* the one expected warning, or NULL */
+    } cases[] = {
+        {"{entrypoint: [/bin/app], args: [a, b]}", image, "/bin/app|a|b", NULL},
+        {"{entrypoint: [/bin/app]}", image, "/bin/app", NULL},
+        {"{args: [a, \"b c\"]}", image, "/entry|-v|a|b c", NULL},
+        {"{args: [a]}", "{\"Cmd\": [\"serve\"]}", "a", NULL},
+        {"{args: [a]}", NULL, "a", "argv_image_unknown"},
+        {"{args: []}", image, "/entry|-v|serve", NULL},
+        {NULL, image, "/entry|-v|serve", NULL},
+        {NULL, "{\"Cmd\": [\"/bin/run\"]}", "/bin/run", NULL},
+        {NULL, "{\"Entrypoint\": [\"/entry\"]}", "/entry", NULL},
+        {NULL, "{\"Entrypoint\": [], \"Cmd\": []}", "/bin/sh", "argv_default_shell"},
+        {NULL, NULL, "/bin/sh", "argv_default_shell"},
+        {"{workdir: /app}", "{}", "/bin/sh", "argv_default_shell"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char spec[512], argv[256];
+        snprintf(spec, sizeof(spec), SVC "%s%s%s", cases[i].command ? "    command: " : "",
+                 cases[i].command ? cases[i].command : "", cases[i].command ? "\n" : "");
+        struct rt t;
+        struct rt_in in = {.spec = spec, .image = cases[i].image};
+        CHECK_INT(rt_render(&t, &in), 0);
+        argv_text(t.config, argv, sizeof(argv));
+        CHECK_STR(argv, cases[i].argv);
+        CHECK_INT(json_array_size(t.warnings), cases[i].warn_code ? 1 : 0);
+        if (cases[i].warn_code) {
+            const json_t *w = warning_with_code(&t, cases[i].warn_code);
+            CHECK(w != NULL);
+            const char *want_path = strcmp(cases[i].warn_code, "argv_image_unknown") == 0
+                                        ? "services.web.command.args"
+                                        : "services.web.command";
+            CHECK_STR(json_string_value(json_object_get(w, "path")), want_path);
+        }
+        rt_free(&t);
+    }
+    /* options.args are the whole argv, with no warning even without an image config */
+    struct rt t;
+    struct rt_in in = {.spec = SVC "    command: {args: [x]}\n", .options = "{\"args\": [\"/o\", \"p\"]}"};
+    CHECK_INT(rt_render(&t, &in), 0);
+    char argv[256];
+    argv_text(t.config, argv, sizeof(argv));
+    CHECK_STR(argv, "/o|p");
+    CHECK_INT(json_array_size(t.warnings), 0);
+    rt_free(&t);
 }
 
 /* 5.6 */
@@ -741,7 +829,7 @@ RT_MAIN(TEST(default_seccomp_profile), TEST(capabilities_case_insensitive_and_ch
         TEST(device_numbers_come_from_facts), TEST(cdi_spec_edits_once_and_nodes_from_facts),
         TEST(cdi_node_without_numbers_or_facts_fails), TEST(cdi_old_object_hooks_are_rejected),
         TEST(cdi_all_only_when_defined_and_conflicts), TEST(cdi_version_rules),
-        TEST(tmpfs_size_and_mode), TEST(cgroup_mount_follows_host), TEST(env_layers_and_keys_once),
+        TEST(tmpfs_size_and_mode), TEST(argv_follows_kubernetes), TEST(cgroup_mount_follows_host), TEST(env_layers_and_keys_once),
         TEST(env_names_are_checked),
         TEST(env_server_allowlist_and_empty_warning), TEST(cgroups_path_precedence),
         TEST(ulimits_unlimited_exact), TEST(honoured_fields), TEST(honoured_fields_are_validated),

@@ -298,9 +298,10 @@ static void envelope_forms(void)
     rt_free(&t);
     in.spec = "image: {name: \"x:1\"}\ncommand: {args: [run]}\n";
     CHECK_INT(rt_render(&t, &in), 0);
-    /* args without entrypoint: the image ENTRYPOINT is NOT prepended (the original's rule) */
-    CHECK_INT(json_array_size(rt_get(t.config, "process.args")), 1);
-    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 0)), "run");
+    /* args without entrypoint follow the image ENTRYPOINT (Kubernetes and Compose) */
+    CHECK_INT(json_array_size(rt_get(t.config, "process.args")), 2);
+    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 0)), "/init");
+    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 1)), "run");
     rt_free(&t);
 }
 
