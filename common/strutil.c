@@ -91,6 +91,40 @@ bool str_eq_nocase(const char *a, const char *b)
     return *a == '\0' && *b == '\0';
 }
 
+size_t str_edit_distance(const char *a, const char *b, size_t limit)
+{
+    enum { MAXLEN = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAXLEN || lb > MAXLEN || (la > lb ? la - lb : lb - la) > limit) {
+        return limit + 1;
+    }
+    /* Three rows of the dynamic-programming table: two back (for swaps), one back, current. */
+    size_t rows[3][MAXLEN + 1];
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= lb; j++) {
+        prev[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = ascii_lower(a[i - 1]) == ascii_lower(b[j - 1]) ? 0 : 1;
+            size_t best = prev[j - 1] + cost;
+            best = prev[j] + 1 < best ? prev[j] + 1 : best;
+            best = cur[j - 1] + 1 < best ? cur[j - 1] + 1 : best;
+            if (i > 1 && j > 1 && ascii_lower(a[i - 1]) == ascii_lower(b[j - 2]) &&
+                ascii_lower(a[i - 2]) == ascii_lower(b[j - 1]) && prev2[j - 2] + 1 < best) {
+                best = prev2[j - 2] + 1;
+            }
+            cur[j] = best;
+        }
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb] <= limit ? prev[lb] : limit + 1;
+}
+
 char *str_dup(const char *s)
 {
     return s ? strdup(s) : NULL;

@@ -21,6 +21,13 @@ bool str_eq(const char *a, const char *b); /* NULL-safe */
 /* ASCII case-insensitive compare, independent of the locale. */
 bool str_eq_nocase(const char *a, const char *b);
 
+/*
+ * Edit distance between a and b (optimal string alignment: insertions, deletions,
+ * substitutions and swaps of two adjacent characters cost 1; ASCII case is ignored), for
+ * "did you mean" hints. Returns `limit + 1` for anything past `limit` or longer than 64 bytes.
+ */
+size_t str_edit_distance(const char *a, const char *b, size_t limit);
+
 /* strdup() that returns NULL for NULL. */
 char *str_dup(const char *s);
 char *str_ndup(const char *s, size_t n);

@@ -70,6 +70,8 @@ int render_mounts(struct rctx *c);
 int render_devices(struct rctx *c);
 json_t *render_linux(struct rctx *c);
 int render_hooks_and_cdi_extras(struct rctx *c);
+/* Warnings for container fields the config cannot carry (unrendered.c). */
+int render_warn_unrendered(struct rctx *c);
 
 /* The default seccomp profile (seccomp.c): NULL without error when there is none. */
 json_t *render_seccomp(struct rctx *c, const json_t *caps, bool unconfined);

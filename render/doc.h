@@ -45,6 +45,14 @@ struct doc {
 int doc_parse(const char *buf, size_t len, int fmt, struct doc *out, struct err *err);
 void doc_release(struct doc *d);
 
+/* Mapping keys of YAML documents are marked too, under the address of the key string inside
+ * its object (the `key` json_object_foreach yields, stable while the member exists):
+ * doc_key_node() turns such a key into the node to look up. */
+static inline const json_t *doc_key_node(const char *key)
+{
+    return (const json_t *)(const void *)key;
+}
+
 /* NULL when the node has no mark (JSON, or built by us). */
 const struct doc_mark *doc_mark_get(const struct doc *d, const json_t *node);
 bool doc_is_plain(const struct doc *d, const json_t *node);

@@ -300,12 +300,19 @@ static const char **sorted_env_keys(const json_t *env, size_t *n)
     return keys;
 }
 
+/* The service-relative field of a spec env key: env.NAME, or env["odd name"]. */
+static const char *env_field(const char *key, char *buf, size_t size)
+{
+    char seg[ERR_PATH_MAX];
+    path_key_segment(seg, sizeof(seg), key);
+    snprintf(buf, size, "env%s", seg);
+    return buf;
+}
+
 static void env_field_path(struct rctx *c, const char *key, char *buf, size_t size)
 {
-    char seg[ERR_PATH_MAX], field[ERR_PATH_MAX];
-    path_key_segment(seg, sizeof(seg), key);
-    snprintf(field, sizeof(field), "env%s", seg);
-    rctx_path(c, buf, size, field);
+    char field[ERR_PATH_MAX];
+    rctx_path(c, buf, size, env_field(key, field, sizeof(field)));
 }
 
 /* An rctx with just what env_field_path needs, for request-time work outside a render. */
@@ -443,7 +450,8 @@ static int resolve_value(struct rctx *c, const char *key, const char *value, con
                            "(send it in host.env)",
                            name, name);
         }
-        if (!*v && rctx_warn(c, "env_empty", NULL,
+        char field[ERR_PATH_MAX];
+        if (!*v && rctx_warn(c, "env_empty", env_field(key, field, sizeof(field)),
                              "environment variable '%s' referenced by %s is set but empty", name,
                              key)) {
             return -1;

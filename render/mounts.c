@@ -173,8 +173,11 @@ static json_t *tmpfs_mount(const json_t *s)
             }
         }
     }
-    if (opts && mode) {
-        snprintf(buf, sizeof(buf), "mode=%llo", (unsigned long long)json_integer_value(mode));
+    if (opts) {
+        /* Without a mode runc copies the mount point's mode from the rootfs (often 0755), and a
+         * non-root process could not write to its own scratch space: Docker's 1777 instead. */
+        snprintf(buf, sizeof(buf), "mode=%llo",
+                 mode ? (unsigned long long)json_integer_value(mode) : 01777ull);
         if (jsonx_append_str(opts, buf)) {
             json_decref(opts);
             opts = NULL;

@@ -273,7 +273,12 @@ static json_t *concat(const json_t *a, const json_t *b)
     return out;
 }
 
-/* Reference step 6; an empty argv is refused instead of emitted (bug 22). */
+/*
+ * Kubernetes (and Compose) argv: options.args verbatim; `entrypoint` replaces the image
+ * Entrypoint and drops the image Cmd; `args` alone follow the image Entrypoint (the original
+ * dropped it, so an image with an ENTRYPOINT got an argv it could not run); neither: image
+ * Entrypoint ++ Cmd; nothing at all: /bin/sh. An empty argv is refused, never emitted.
+ */
 static json_t *render_args(struct rctx *c)
 {
     const json_t *opt = json_object_get(c->req->options, "args");
@@ -281,20 +286,35 @@ static json_t *render_args(struct rctx *c)
     const json_t *ep = json_object_get(cmd, "entrypoint");
     const json_t *args = json_object_get(cmd, "args");
     const json_t *img = c->req->image_config;
-    const char *field = "command";
+    const json_t *img_ep = json_object_get(img, "Entrypoint");
+    bool has_args = json_array_size(args) > 0;
     json_t *argv;
     if (opt) {
         argv = json_deep_copy(opt);
-        field = NULL;
     } else if (ep) {
         argv = concat(ep, args);
-    } else if (args && json_array_size(args) > 0) {
-        argv = json_deep_copy(args);
-    } else {
-        argv = concat(json_object_get(img, "Entrypoint"), json_object_get(img, "Cmd"));
-        if (argv && json_array_size(argv) == 0 && jsonx_append_str(argv, "/bin/sh")) {
+    } else if (has_args) {
+        argv = concat(img_ep, args);
+        if (!img && rctx_warn(c, "argv_image_unknown", "command.args",
+                              "the image config is unknown, so the image Entrypoint could not be "
+                              "prepended to command.args (send image_config, or set "
+                              "command.entrypoint)")) {
             json_decref(argv);
-            argv = NULL;
+            return NULL;
+        }
+    } else {
+        argv = concat(img_ep, json_object_get(img, "Cmd"));
+        if (argv && json_array_size(argv) == 0) {
+            if (jsonx_append_str(argv, "/bin/sh")) {
+                json_decref(argv);
+                argv = NULL;
+            } else if (rctx_warn(c, "argv_default_shell", "command",
+                                 "no entrypoint or args in the spec and none in the image "
+                                 "config%s: the process is /bin/sh",
+                                 img ? "" : " (none was sent)")) {
+                json_decref(argv);
+                return NULL;
+            }
         }
     }
     if (!argv) {
@@ -303,7 +323,7 @@ static json_t *render_args(struct rctx *c)
     }
     if (json_array_size(argv) == 0) {
         json_decref(argv);
-        if (!field) {
+        if (opt) {
             err_set(c->err, ERR_SPEC_INVALID, "options.args", "the process arguments are empty");
         } else {
             rctx_fail(c, "command.entrypoint", "the process arguments are empty");

@@ -384,7 +384,7 @@ int render_execute(const struct render_request *req, const struct render_setting
         goto done;
     }
     linux_obj = render_linux(&c);
-    if (!linux_obj) {
+    if (!linux_obj || render_warn_unrendered(&c)) {
         goto done;
     }
     config = assemble(&c, process, linux_obj);

@@ -120,6 +120,13 @@ static int attach_new(struct yload *y, json_t *node, const yaml_event_t *ev,
     f->key = NULL;
     int rc = json_object_setn_new_nocheck(f->node, json_string_value(key), json_string_length(key),
                                           node);
+    if (!rc) {
+        /* The key's own position, for errors about the key (an unknown field). */
+        const struct doc_mark *km = doc_mark_get(y->doc, key);
+        const char *stored = json_object_iter_key(json_object_iter_at(f->node, json_string_value(key)));
+        rc = km && stored ? doc_mark_add(y->doc, doc_key_node(stored), km->line, km->column, false)
+                          : 0;
+    }
     json_decref(key);
     return rc ? err_nomem(y->err) : 0;
 }

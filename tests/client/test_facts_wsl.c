@@ -198,7 +198,8 @@ static void fake_node_facts_render(void)
     json_t *host = fx_gather_at(root, 0, 0, "Ubuntu", &w);
     struct render_params params = {.host = host};
     struct rt t;
-    struct rt_in in = {.spec = "image: {name: \"cuda:12\"}\nresources: {gpu: {count: 1}}\n",
+    struct rt_in in = {.spec = "image: {name: \"cuda:12\"}\ncommand: {entrypoint: [/app]}\n"
+                               "resources: {gpu: {count: 1}}\n",
                        .params = &params};
     CHECK_INT(rt_render(&t, &in), 0);
     CHECK(rt_device(t.config, "/dev/dxg") != NULL);

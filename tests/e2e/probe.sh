@@ -22,6 +22,12 @@ size=$(awk '$2 == "/scratch" { n = split($4, o, ",");
             for (i = 1; i <= n; i++) if (o[i] ~ /^size=/) print o[i] }' /proc/mounts)
 echo "TMPFS /scratch $(awk '$2 == "/scratch" { print $3 }' /proc/mounts) $size mode=$(stat -c %a /scratch)"
 
+# Each tmpfs named in PROBE_TMPFS (given without a mode in the spec): can this user write to it?
+for d in ${PROBE_TMPFS:-}; do
+    if ( : > "$d/written-by-container" ) 2>/dev/null; then w=rw; else w=ro; fi
+    echo "TMPFS_WRITE $d=$w mode=$(stat -c %a "$d")"
+done
+
 # Masked paths are /dev/null bind mounts (files) or empty read-only tmpfs (directories).
 for p in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/interrupts; do
     echo "MASKED $p=$(stat -c '%F %t:%T' "$p" 2>&1)"

@@ -67,6 +67,12 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234:App:/home/app:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\napp:x:1234:\nstaff:x:2000:app\n' > "$R/etc/group"
 cp "$SRC/tests/e2e/probe.sh" "$R/probe.sh"
+# The entry service's image ENTRYPOINT: proves it runs and receives the spec's args.
+printf '#!/bin/sh\necho "ENTRYPOINT=$0|$#|$*"\nexec /bin/sh /probe.sh "$@"\n' > "$R/entrypoint.sh"
+chmod 755 "$R/entrypoint.sh"
+# The entry service's tmpfs at /cache has no mount point in the rootfs: runc 1.1 (Debian 12)
+# chmods a tmpfs to the mode of an existing mount point whatever its mode= option says (newer
+# runtimes apply the option), so check_entry removes the one runc creates after each run.
 
 mkdir -p "$T/host-ro" "$T/host-rw"
 echo "from the host" > "$T/host-ro/hostfile"
@@ -83,6 +89,11 @@ sed -e "s|@T@|$T|g" -e "s|@EXTRA_DEVICE@|${EXTRA_DEVICE:-$T/zero-clone}|g" \
     "$SRC/tests/e2e/spec.yaml.in" > "$T/spec.yaml"
 printf '{"config": {"Env": ["IMAGE_VAR=from-image", "PATH=/usr/bin:/bin"], "WorkingDir": "/image-wd", "User": "4321:4321"}}\n' \
     > "$T/image.json"
+# The same image with an ENTRYPOINT and a Cmd (the Cmd is dropped when the spec gives args).
+printf '{"config": {"Entrypoint": ["/entrypoint.sh"], "Cmd": ["image-cmd"], "Env": ["IMAGE_VAR=from-image", "PATH=/usr/bin:/bin"], "WorkingDir": "/image-wd"}}\n' \
+    > "$T/image-entry.json"
+# image_for SERVICE: the image config its bundle is rendered with.
+image_for() { if [ "$1" = entry ]; then echo "$T/image-entry.json"; else echo "$T/image.json"; fi; }
 printf '{"e2e": {"db": "{\\"password\\": \\"file-secret\\"}"}}\n' > "$T/secrets.json"
 chmod 600 "$T/secrets.json"
 export OCR_E2E_NODE="node value"
@@ -209,10 +220,25 @@ check_numeric() { # user from the image config, no hostname given
     expect "$1" "$2" "ENV IMAGE_VAR=from-image"
 }
 
+check_entry() { # the image Entrypoint runs with the spec's args; a mode-less tmpfs is writable
+    check_common "$1" "$2"
+    expect "$1" "$2" "ENTRYPOINT=/entrypoint.sh|2|one two words"
+    expect "$1" "$2" "ARGS=2|one|two words"
+    expect "$1" "$2" "IDS=1000:1000 NAME=1000 GROUPS=1000"
+    expect "$1" "$2" "CWD=/image-wd"
+    expect "$1" "$2" "TMPFS_WRITE /cache=rw mode=1777"
+    if python3 -c "import json,sys; m=[m for m in json.load(open(sys.argv[1]))['mounts'] if m['destination']=='/cache']; sys.exit(0 if 'mode=1777' in m[0]['options'] else 1)" "$3/config.json"; then
+        ok "$1: the mode-less tmpfs is rendered with mode=1777"
+    else
+        not_ok "$1: the mode-less tmpfs is rendered with mode=1777"
+    fi
+    rmdir "$R/cache" 2>/dev/null
+}
+
 # ---- way 1: render locally, materialize ----
-for svc in app root numeric; do
+for svc in app root numeric entry; do
     b="$T/bundles/render-$svc"
-    if "$BIN/ocirender" render --facts-from-host --rootfs "$R" --image-config "$T/image.json" \
+    if "$BIN/ocirender" render --facts-from-host --rootfs "$R" --image-config "$(image_for "$svc")" \
         --service "$svc" --secrets-file "$T/secrets.json" --envelope "$T/spec.yaml" \
         2> "$T/render.err" | "$BIN/ocirender" materialize --bundle "$b" --rootfs "$R" - \
         2> "$T/mat.err"; then
@@ -246,7 +272,7 @@ start_server() {
 # pull_and_run WAY SERVICE
 pull_and_run() {
     b="$T/bundles/$1-$2"
-    if "$BIN/ocirender" pull --server "$URL" --service "$2" --image-config "$T/image.json" \
+    if "$BIN/ocirender" pull --server "$URL" --service "$2" --image-config "$(image_for "$2")" \
         --rootfs "$R" --bundle "$b" "$T/spec.yaml" 2> "$T/pull.err"; then
         ok "$1/$2: ocirender pull"
         run_bundle "$1" "$2" "$b"
@@ -259,7 +285,7 @@ pull_and_run() {
 if [ ! -x "$BIN/ocirenderd" ]; then
     echo "# NOTICE: $BIN/ocirenderd is not built: the pull cases are skipped"
 elif start_server files OCIRENDER_SECRETS=file OCIRENDER_SECRETS_FILE="$T/secrets.json"; then
-    for svc in app root numeric; do pull_and_run pull "$svc"; done
+    for svc in app root numeric entry; do pull_and_run pull "$svc"; done
 else
     not_ok "ocirenderd starts"
     sed 's/^/#   /' "$T/files.log" | head -10

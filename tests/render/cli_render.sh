@@ -71,6 +71,15 @@ grep -q "services.web.env.NODE" "$T/err" || fail "missing env path"
 if "$BIN" render --replica x --service web "$T/spec.yaml" 2>/dev/null >/dev/null; then fail "bad replica"; fi
 if "$BIN" render 2>/dev/null; then fail "no SPEC accepted"; fi
 if "$BIN" render --facts "$T/facts.json" --facts-from-host "$T/spec.yaml" 2>/dev/null; then fail "exclusive flags"; fi
+# an unknown key: the whole message on one line, with line, column and the nearest field
+printf 'version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: nginx}\n    platfor: {os: linux, arch: amd64}\n' > "$T/typo.yaml"
+if "$BIN" render "$T/typo.yaml" > "$T/out" 2> "$T/err"; then fail "unknown key accepted"; fi
+[ "$(cat "$T/err")" = 'ocirender: services.web.platfor: unknown field `platfor`, did you mean `platform`? (line 6, column 5)' ] \
+    || fail "unknown key message: $(cat "$T/err")"
+printf 'version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: nginx}\n    zzzzqqq: 1\n' > "$T/unknown.yaml"
+if "$BIN" render "$T/unknown.yaml" > "$T/out" 2> "$T/err"; then fail "unknown key accepted"; fi
+grep -q '^ocirender: services.web.zzzzqqq: unknown field `zzzzqqq`, expected one of `rtype`, .*`network_mode`, and [0-9]* more (line 6, column 5)$' "$T/err" \
+    || fail "long unknown key message not whole: $(cat "$T/err")"
 "$BIN" render --help | grep -q -- "--facts-from-host" || fail "help"
 printf '\0bad' | { if "$BIN" render - 2>/dev/null; then fail "NUL accepted"; fi; }
 

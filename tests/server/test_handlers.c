@@ -22,6 +22,7 @@ static const char web_spec[] = "version: v1\n"
                                "services:\n"
                                "  web:\n"
                                "    image: {name: nginx}\n"
+                               "    command: {entrypoint: [/bin/app]}\n"
                                "    env:\n"
                                "      MODE: prod\n";
 
@@ -30,6 +31,7 @@ static const char secret_spec[] = "version: v1\n"
                                   "services:\n"
                                   "  web:\n"
                                   "    image: {name: nginx}\n"
+                                  "    command: {entrypoint: [/bin/app]}\n"
                                   "    env:\n"
                                   "      DB_PASSWORD: $S:db/password\n";
 
@@ -46,6 +48,7 @@ static const char warn_spec[] = "version: v1\n"
                                 "services:\n"
                                 "  app:\n"
                                 "    image: {name: busybox}\n"
+                                "    command: {entrypoint: [/bin/app]}\n"
                                 "    devices:\n"
                                 "      - path: /dev/fuse\n";
 
@@ -535,6 +538,54 @@ static void test_render_errors(void)
     secrets_destroy(sec);
 }
 
+/* An unknown key: the whole message, with the key's line and column and the nearest valid
+ * field, in the problem's detail and errors[]; a long list of fields stays whole too. */
+static void test_render_unknown_key_message(void)
+{
+    struct secrets *sec = secrets_of_kind(SECRETS_NONE, NULL);
+    struct handler_app app;
+    app_init(&app, sec);
+    static const struct {
+        const char *body, *path, *msg;
+    } cases[] = {
+        {"version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: nginx}\n"
+         "    platfor: {os: linux, arch: amd64}\n",
+         "services.web.platfor",
+         "unknown field `platfor`, did you mean `platform`? (line 6, column 5)"},
+        {"version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: nginx}\n"
+         "    zzzzqqq: 1\n",
+         "services.web.zzzzqqq", NULL},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct http_req req = post_req("/render", cases[i].body, NULL);
+        struct http_resp resp;
+        http_resp_init(&resp);
+        CHECK_INT(handler_render_post(&req, &resp, &app), 0);
+        CHECK_INT(resp.status, 422);
+        json_t *doc = body_json(&resp);
+        const json_t *first = json_array_get(json_object_get(doc, "errors"), 0);
+        const char *msg = json_string_value(json_object_get(first, "message"));
+        const char *detail = json_string_value(json_object_get(doc, "detail"));
+        CHECK_STR(json_string_value(json_object_get(first, "path")), cases[i].path);
+        CHECK(msg && detail);
+        char want_detail[1024];
+        snprintf(want_detail, sizeof(want_detail), "%s: %s", cases[i].path, msg ? msg : "");
+        CHECK_STR(detail, want_detail);
+        if (cases[i].msg) {
+            CHECK_STR(msg, cases[i].msg);
+        } else if (msg) { /* no close field: a bounded list of whole names, then the position */
+            const char *head = "unknown field `zzzzqqq`, expected one of `rtype`, ";
+            CHECK(strncmp(msg, head, strlen(head)) == 0);
+            size_t n = strlen(msg);
+            const char *tail = " more (line 6, column 5)";
+            CHECK(n > strlen(tail) && strcmp(msg + n - strlen(tail), tail) == 0);
+        }
+        json_decref(doc);
+        http_resp_release(&resp);
+    }
+    secrets_destroy(sec);
+}
+
 static void test_render_scopes(void)
 {
     struct secrets *sec = secrets_of_kind(SECRETS_NONE, NULL);
@@ -866,7 +917,7 @@ HARNESS_MAIN(TEST(test_text_sanitize), TEST(test_routes_lookup), TEST(test_route
              TEST(test_query_params), TEST(test_query_params_rejected), TEST(test_request_ids),
              TEST(test_problem_status_mapping), TEST(test_problem_secret_faults_headers),
              TEST(test_problem_auth_headers), TEST(test_problem_all_issues),
-             TEST(test_resp_headers), TEST(test_render_plain), TEST(test_render_errors),
+             TEST(test_resp_headers), TEST(test_render_plain), TEST(test_render_errors), TEST(test_render_unknown_key_message),
              TEST(test_render_scopes), TEST(test_render_file_secrets),
              TEST(test_render_vault_unreachable), TEST(test_validate), TEST(test_small_endpoints),
              TEST(test_secret_rotation_after_reload))

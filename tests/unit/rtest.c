@@ -78,6 +78,15 @@ int rt_render(struct rt *t, const struct rt_in *in)
         t->text = jsonx_dump(t->config, JSONX_PRETTY, NULL);
         rt_queue_for_validation(t->text);
         t->rc = 0;
+        /* Every warning of every render in the tests: a code, a message and a spec path. */
+        for (size_t i = 0; i < json_array_size(t->warnings); i++) {
+            const json_t *w = json_array_get(t->warnings, i);
+            const char *fields[] = {"code", "message", "path"};
+            for (size_t f = 0; f < 3; f++) {
+                const char *v = json_string_value(json_object_get(w, fields[f]));
+                CHECK(v && *v);
+            }
+        }
     }
     render_request_free(req);
     free(body);

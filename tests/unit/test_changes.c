@@ -309,6 +309,94 @@ static void tmpfs_size_and_mode(void)
     CHECK_INT(rt_spec(&t, SVC "    storage:\n      - {type: tmpfs, target: /s, mode: 1789}\n"), -1);
     CHECK_STR(rt_err_path(&t), "services.web.storage[0].mode");
     rt_free(&t);
+    /* no mode: Docker's 1777, so a non-root user can write to its scratch space */
+    CHECK_INT(rt_spec(&t, SVC "    storage:\n      - {type: tmpfs, target: /s}\n"), 0);
+    const json_t *opts = json_object_get(rt_mount(t.config, "/s"), "options");
+    CHECK(rt_has_str(opts, "mode=1777"));
+    int modes_given = 0;
+    for (size_t i = 0; i < json_array_size(opts); i++) {
+        modes_given += strncmp(json_string_value(json_array_get(opts, i)), "mode=", 5) == 0;
+    }
+    CHECK_INT(modes_given, 1);
+    rt_free(&t);
+}
+
+/* argv as a list of strings joined by '|', for compact comparisons. */
+static void argv_text(const json_t *config, char *buf, size_t size)
+{
+    const json_t *args = rt_get(config, "process.args");
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < json_array_size(args) && n < size; i++) {
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? "|" : "",
+                              json_string_value(json_array_get(args, i)));
+    }
+}
+
+static const json_t *warning_with_code(const struct rt *t, const char *code)
+{
+    for (size_t i = 0; i < json_array_size(t->warnings); i++) {
+        const json_t *w = json_array_get(t->warnings, i);
+        if (strcmp(json_string_value(json_object_get(w, "code")), code) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Kubernetes/Compose argv: entrypoint replaces the image's and drops its Cmd; args alone
+ * follow the image Entrypoint; neither: the image's; nothing at all: /bin/sh, warned. */
+static void argv_follows_kubernetes(void)
+{
+    static const char *const image = "{\"Entrypoint\": [\"/entry\", \"-v\"], \"Cmd\": [\"serve\"]}";
+    static const struct {
+        const char *command;    /* YAML flow mapping, or NULL for none */
+        const char *image;      /* image_config JSON, or NULL: unknown */
+        const char *argv;       /* expected argv joined by | */
+        const char *warn_code;  /* the one expected warning, or NULL */
+    } cases[] = {
+        {"{entrypoint: [/bin/app], args: [a, b]}", image, "/bin/app|a|b", NULL},
+        {"{entrypoint: [/bin/app]}", image, "/bin/app", NULL},
+        {"{args: [a, \"b c\"]}", image, "/entry|-v|a|b c", NULL},
+        {"{args: [a]}", "{\"Cmd\": [\"serve\"]}", "a", NULL},
+        {"{args: [a]}", NULL, "a", "argv_image_unknown"},
+        {"{args: []}", image, "/entry|-v|serve", NULL},
+        {NULL, image, "/entry|-v|serve", NULL},
+        {NULL, "{\"Cmd\": [\"/bin/run\"]}", "/bin/run", NULL},
+        {NULL, "{\"Entrypoint\": [\"/entry\"]}", "/entry", NULL},
+        {NULL, "{\"Entrypoint\": [], \"Cmd\": []}", "/bin/sh", "argv_default_shell"},
+        {NULL, NULL, "/bin/sh", "argv_default_shell"},
+        {"{workdir: /app}", "{}", "/bin/sh", "argv_default_shell"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char spec[512], argv[256];
+        snprintf(spec, sizeof(spec), SVC "%s%s%s", cases[i].command ? "    command: " : "",
+                 cases[i].command ? cases[i].command : "", cases[i].command ? "\n" : "");
+        struct rt t;
+        struct rt_in in = {.spec = spec, .image = cases[i].image};
+        CHECK_INT(rt_render(&t, &in), 0);
+        argv_text(t.config, argv, sizeof(argv));
+        CHECK_STR(argv, cases[i].argv);
+        CHECK_INT(json_array_size(t.warnings), cases[i].warn_code ? 1 : 0);
+        if (cases[i].warn_code) {
+            const json_t *w = warning_with_code(&t, cases[i].warn_code);
+            CHECK(w != NULL);
+            const char *want_path = strcmp(cases[i].warn_code, "argv_image_unknown") == 0
+                                        ? "services.web.command.args"
+                                        : "services.web.command";
+            CHECK_STR(json_string_value(json_object_get(w, "path")), want_path);
+        }
+        rt_free(&t);
+    }
+    /* options.args are the whole argv, with no warning even without an image config */
+    struct rt t;
+    struct rt_in in = {.spec = SVC "    command: {args: [x]}\n", .options = "{\"args\": [\"/o\", \"p\"]}"};
+    CHECK_INT(rt_render(&t, &in), 0);
+    char argv[256];
+    argv_text(t.config, argv, sizeof(argv));
+    CHECK_STR(argv, "/o|p");
+    CHECK_INT(json_array_size(t.warnings), 0);
+    rt_free(&t);
 }
 
 /* 5.6 */
@@ -690,14 +778,141 @@ static void baked_in_gpu_devices(void)
     rt_free(&t);
 }
 
+/* The service `web` of a two-service deployment (so `depends` has something to name), with an
+ * entrypoint (so argv gives no warning) and the given fields. */
+static void unrendered_spec(char *buf, size_t size, const char *fields)
+{
+    snprintf(buf, size,
+             "version: v1\ndeployment: shop\nservices:\n  web:\n"
+             "    command: {entrypoint: [/app]}\n%s%s  db:\n    image: {name: \"db:1\"}\n",
+             strstr(fields, "    image:") ? "" : "    image: {name: \"shop:1\"}\n", fields);
+}
+
+/* Container fields the config can not carry each give a warning with their path; the
+ * orchestrator's fields give none (README.md, "Fields that are not rendered"). */
+static void unrendered_fields_warn_orchestrator_fields_do_not(void)
+{
+    static const char *const rootless = "{\"user\": {\"uid\": 1000, \"gid\": 1000}}";
+    static const struct {
+        const char *fields, *host, *code, *path;
+    } warned[] = {
+        {"    userns_mode: private\n", NULL, "userns_mode_not_rendered", "services.web.userns_mode"},
+        {"    userns_mode: keep-id\n", NULL, "userns_mode_not_rendered", "services.web.userns_mode"},
+        {"    userns_mode: host\n", rootless, "userns_mode_not_rendered", "services.web.userns_mode"},
+        {"    network_mode: \"bridge:br0\"\n", NULL, "network_mode_not_rendered",
+         "services.web.network_mode"},
+        {"    network_mode: {bridge: {name: br0}}\n", NULL, "network_mode_not_rendered",
+         "services.web.network_mode"},
+        {"    network_mode: \"container:abc\"\n", NULL, "network_mode_not_rendered",
+         "services.web.network_mode"},
+        {"    network_mode: {container: {id: abc}}\n", NULL, "network_mode_not_rendered",
+         "services.web.network_mode"},
+        {"    stdin_open: true\n", NULL, "stdin_open_not_rendered", "services.web.stdin_open"},
+        {"    isolation: hyperv\n", NULL, "isolation_not_rendered", "services.web.isolation"},
+        {"    env: {E: \"$E:EMPTY\"}\n", "{\"env\": {\"EMPTY\": \"\"}}", "env_empty",
+         "services.web.env.E"},
+    };
+    for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
+        char spec[1024];
+        unrendered_spec(spec, sizeof(spec), warned[i].fields);
+        struct rt t;
+        struct rt_in in = {.spec = spec, .service = "web", .host = warned[i].host};
+        CHECK_INT(rt_render(&t, &in), 0);
+        CHECK_INT(json_array_size(t.warnings), 1);
+        const json_t *w = warning_with_code(&t, warned[i].code);
+        CHECK(w != NULL);
+        CHECK_STR(json_string_value(json_object_get(w, "path")), warned[i].path);
+        if (!w) {
+            fprintf(stderr, "  no %s warning for: %s", warned[i].code, warned[i].fields);
+        }
+        rt_free(&t);
+    }
+    /* The orchestrator's fields, and values of the fields above that are rendered as asked. */
+    static const struct {
+        const char *fields, *host;
+    } silent[] = {
+        {"    rtype: job\n", NULL},
+        {"    rtype: cron\n    schedule: \"0 0 * * * *\"\n", NULL},
+        {"    image: {name: \"shop:1\", pull_policy: always, source_policy: local_first}\n", NULL},
+        {"    endpoints:\n      - {name: http, protocol: http, port: 80, target_port: 8080, "
+         "expose: public}\n",
+         NULL},
+        {"    scale: {mode: fixed, replicas: 3}\n", NULL},
+        {"    replica_groups: [{role: leader, count: 1}]\n", NULL},
+        {"    depends: [{service: db}]\n", NULL},
+        {"    health: {interval: 15s, check: {type: tcp, port: 80}}\n", NULL},
+        {"    init: {steps: [{id: wait, uses: init.wait_tcp, with: {port: 5432}}]}\n", NULL},
+        {"    errors: {on_init_failure: {action: fail}, on_panic: {action: restart}}\n", NULL},
+        {"    lifecycle: {pre_stop: x}\n", NULL},
+        {"    restart_policy: {kind: on_failure, max_attempts: 3}\n", NULL},
+        {"    node_mode: dedicated\n", NULL},
+        {"    node_selector: {labels: {zone: a}}\n", NULL},
+        {"    affinity: {zone: a}\n", NULL},
+        {"    platform: {os: linux, arch: amd64}\n", NULL},
+        {"    service_type: wasm_http\n    wasm: {max_memory: 64Mi}\n", NULL},
+        {"    logs: {destination: /var/log/web, max_size_bytes: 1000}\n", NULL},
+        {"    stop_grace_period: 30s\n", NULL},
+        {"    network: {join: {mode: open}}\n", NULL},
+        {"    port_mappings: [{host_port: 8080, container_port: 80}]\n", NULL},
+        {"    expose: [80]\n", NULL},
+        {"    overlay: {enabled: true}\n", NULL},
+        {"    localhost_reachability: true\n", NULL},
+        {"    init_container: {image: busybox}\n", NULL},
+        {"    userns_mode: host\n", NULL},
+        {"    userns_mode: private\n", rootless},
+        {"    network_mode: default\n", NULL},
+        {"    network_mode: bridge\n", NULL},
+        {"    network_mode: none\n", NULL},
+        {"    network_mode: host\n", NULL},
+        {"    stdin_open: false\n", NULL},
+        {"    isolation: auto\n", NULL},
+        {"    isolation: process\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof(silent) / sizeof(silent[0]); i++) {
+        char spec[1024];
+        unrendered_spec(spec, sizeof(spec), silent[i].fields);
+        struct rt t;
+        struct rt_in in = {.spec = spec, .service = "web", .host = silent[i].host};
+        CHECK_INT(rt_render(&t, &in), 0);
+        CHECK_INT(json_array_size(t.warnings), 0);
+        if (t.rc != 0 || json_array_size(t.warnings) != 0) {
+            fprintf(stderr, "  for: %s", silent[i].fields);
+        }
+        rt_free(&t);
+    }
+    /* Scheduler-only GPU fields and a named volume's size change no warning of a render that
+     * has some (the GPU's device nodes are missing from the facts here). */
+    static const struct {
+        const char *base, *more, *options;
+    } deltas[] = {
+        {"    resources: {gpu: {count: 1}}\n",
+         "    resources: {gpu: {count: 1, model: a100, scheduling: gang, mode: native}}\n", NULL},
+        {"    storage: [{type: named, name: data, target: /d}]\n",
+         "    storage: [{type: named, name: data, target: /d, size: 1Gi}]\n",
+         "{\"volume_paths\": {\"data\": \"/v/data\"}}"},
+    };
+    for (size_t i = 0; i < sizeof(deltas) / sizeof(deltas[0]); i++) {
+        char spec[1024];
+        struct rt a, b;
+        unrendered_spec(spec, sizeof(spec), deltas[i].base);
+        struct rt_in in = {.spec = spec, .service = "web", .options = deltas[i].options};
+        CHECK_INT(rt_render(&a, &in), 0);
+        unrendered_spec(spec, sizeof(spec), deltas[i].more);
+        CHECK_INT(rt_render(&b, &in), 0);
+        CHECK(json_equal(a.warnings, b.warnings));
+        rt_free(&a);
+        rt_free(&b);
+    }
+}
+
 RT_MAIN(TEST(capabilities_case_insensitive_and_checked), TEST(cap_drop_and_all),
         TEST(user_spec_overrides_image_and_names_resolve), TEST(image_user_names_resolve_or_fail),
         TEST(device_numbers_come_from_facts), TEST(cdi_spec_edits_once_and_nodes_from_facts),
         TEST(cdi_node_without_numbers_or_facts_fails), TEST(cdi_old_object_hooks_are_rejected),
         TEST(cdi_all_only_when_defined_and_conflicts), TEST(cdi_version_rules),
-        TEST(tmpfs_size_and_mode), TEST(cgroup_mount_follows_host), TEST(env_layers_and_keys_once),
+        TEST(tmpfs_size_and_mode), TEST(argv_follows_kubernetes), TEST(cgroup_mount_follows_host), TEST(env_layers_and_keys_once),
         TEST(env_names_are_checked),
         TEST(env_server_allowlist_and_empty_warning), TEST(cgroups_path_precedence),
         TEST(ulimits_unlimited_exact), TEST(honoured_fields), TEST(honoured_fields_are_validated),
         TEST(masked_paths_like_docker), TEST(oci_version), TEST(fixed_bugs), TEST(rootless_mappings),
-        TEST(baked_in_gpu_devices))
+        TEST(baked_in_gpu_devices), TEST(unrendered_fields_warn_orchestrator_fields_do_not))

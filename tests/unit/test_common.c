@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "common/param.h"
+#include "common/strutil.h"
 #include "tests/harness.h"
 
 static void params_parse_or_name_the_parameter(void)
@@ -102,5 +103,34 @@ static void err_with_a_list_keeps_every_issue(void)
     CHECK(strncmp(err_message(&err), "more: x", 7) == 0);
 }
 
-HARNESS_MAIN(TEST(params_parse_or_name_the_parameter),
+static void edit_distance_counts_typos(void)
+{
+    static const struct {
+        const char *a, *b;
+        size_t limit, want;
+    } cases[] = {
+        {"platform", "platform", 2, 0},
+        {"platfor", "platform", 2, 1},   /* deletion */
+        {"platforms", "platform", 2, 1}, /* insertion */
+        {"platfrom", "platform", 2, 1},  /* adjacent swap counts once */
+        {"plotform", "platform", 2, 1},  /* substitution */
+        {"Image", "image", 2, 0},        /* ASCII case is ignored */
+        {"imgae", "image", 2, 1},
+        {"cap_ad", "cap_add", 2, 1},
+        {"memroy", "memory", 2, 1},
+        {"abc", "xyz", 2, 3},            /* past the limit: limit + 1 */
+        {"a", "abcdef", 2, 3},           /* length difference alone exceeds it */
+        {"", "ab", 2, 2},
+        {"kitten", "sitting", 3, 3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK_INT(str_edit_distance(cases[i].a, cases[i].b, cases[i].limit), cases[i].want);
+    }
+    char longer[80];
+    memset(longer, 'a', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    CHECK_INT(str_edit_distance(longer, longer, 2), 3); /* over 64 bytes: never a match */
+}
+
+HARNESS_MAIN(TEST(edit_distance_counts_typos), TEST(params_parse_or_name_the_parameter),
              TEST(err_without_a_list_keeps_the_first_issue), TEST(err_with_a_list_keeps_every_issue))

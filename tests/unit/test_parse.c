@@ -10,6 +10,8 @@
 #include "render/spec.h"
 #include "tests/unit/rtest.h"
 
+#define SVC_WEB "version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: \"x:1\"}\n"
+
 static void core_schema_scalars(void)
 {
     static const struct {
@@ -125,6 +127,85 @@ static void schema_reports_every_problem_with_paths(void)
         }
         CHECK(found);
     }
+    rt_free(&t);
+}
+
+/* The whole message of every issue: it ends as written, never cut mid-word. */
+static void check_whole(const char *msg, const char *ending)
+{
+    size_t n = strlen(msg), e = strlen(ending);
+    CHECK(n < ERR_MSG_MAX - 1);
+    CHECK(n >= e && strcmp(msg + n - e, ending) == 0);
+    if (n < e || strcmp(msg + n - e, ending) != 0) {
+        fprintf(stderr, "  message: %s\n  wanted the ending: %s\n", msg, ending);
+    }
+}
+
+static void unknown_keys_name_the_nearest_field(void)
+{
+    static const struct {
+        const char *spec, *path, *msg;
+    } cases[] = {
+        /* a typo: the nearest valid key, at the key's own line and column */
+        {SVC_WEB "    platfor: {os: linux, arch: amd64}\n", "services.web.platfor",
+         "unknown field `platfor`, did you mean `platform`? (line 6, column 5)"},
+        {SVC_WEB "    platfor:\n      os: linux\n", "services.web.platfor",
+         "unknown field `platfor`, did you mean `platform`? (line 6, column 5)"},
+        {SVC_WEB "    Image: {name: \"x:1\"}\n", "services.web.Image",
+         "unknown field `Image`, did you mean `image`? (line 6, column 5)"},
+        {SVC_WEB "    cap_ad: [NET_ADMIN]\n", "services.web.cap_ad",
+         "unknown field `cap_ad`, did you mean `cap_add`? (line 6, column 5)"},
+        {SVC_WEB "    comand: {args: [x]}\n", "services.web.comand",
+         "unknown field `comand`, did you mean `command`? (line 6, column 5)"},
+        {SVC_WEB "    resources: {cpu: 1, memroy: 1Gi}\n", "services.web.resources.memroy",
+         "unknown field `memroy`, did you mean `memory`? (line 6, column 25)"},
+        /* a value of an enumeration */
+        {SVC_WEB "    rtype: servce\n", "services.web.rtype",
+         "unknown value `servce`, did you mean `service`? (line 6, column 12)"},
+        {SVC_WEB "    rtype: zzz\n", "services.web.rtype",
+         "unknown value `zzz`, expected one of `service`, `job`, `cron` (line 6, column 12)"},
+        {"version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: \"x:1\", "
+         "pull_policy: if_not_presnt}\n",
+         "services.web.image.pull_policy", "did you mean `if_not_present`? (line 5, column 39)"},
+        /* JSON has no positions, but the same hint */
+        {"{\"image\": {\"name\": \"x:1\"}, \"platfrom\": {}}", "platfrom",
+         "unknown field `platfrom`, did you mean `platform`?"},
+        /* a short list is given whole */
+        {SVC_WEB "    command: {zzz: 1}\n", "services.web.command.zzz",
+         "unknown field `zzz`, expected one of `entrypoint`, `args`, `workdir` (line 6, column 15)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct rt t;
+        CHECK_INT(rt_spec(&t, cases[i].spec), -1);
+        CHECK_STR(rt_err_path(&t), cases[i].path);
+        check_whole(rt_err_msg(&t), cases[i].msg);
+        rt_free(&t);
+    }
+    /* Nothing close and too many fields to list: as many whole names as fit, how many more,
+     * then the line and column. */
+    struct rt t;
+    CHECK_INT(rt_spec(&t, SVC_WEB "    zzzzqqq: 1\n"), -1);
+    const char *msg = rt_err_msg(&t);
+    const char *head = "unknown field `zzzzqqq`, expected one of `rtype`, `schedule`, `image`, ";
+    CHECK(strncmp(msg, head, strlen(head)) == 0);
+    CHECK(strstr(msg, "did you mean") == NULL);
+    CHECK(strstr(msg, "more (line 6, column 5)") != NULL);
+    check_whole(msg, " more (line 6, column 5)");
+    /* every listed name is whole: an even number of backticks, each name a real field */
+    size_t ticks = 0;
+    for (const char *p = msg; *p; p++) {
+        ticks += *p == '`';
+    }
+    CHECK(ticks % 2 == 0);
+    CHECK(strstr(msg, "`network_mode`") != NULL);
+    rt_free(&t);
+    /* an absurdly long key is shown shortened, and the message stays whole */
+    char spec[1024], key[401];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    snprintf(spec, sizeof(spec), SVC_WEB "    %s: 1\n", key);
+    CHECK_INT(rt_spec(&t, spec), -1);
+    check_whole(rt_err_msg(&t), " more (line 6, column 5)");
     rt_free(&t);
 }
 
@@ -298,9 +379,10 @@ static void envelope_forms(void)
     rt_free(&t);
     in.spec = "image: {name: \"x:1\"}\ncommand: {args: [run]}\n";
     CHECK_INT(rt_render(&t, &in), 0);
-    /* args without entrypoint: the image ENTRYPOINT is NOT prepended (the original's rule) */
-    CHECK_INT(json_array_size(rt_get(t.config, "process.args")), 1);
-    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 0)), "run");
+    /* args without entrypoint follow the image ENTRYPOINT (Kubernetes and Compose) */
+    CHECK_INT(json_array_size(rt_get(t.config, "process.args")), 2);
+    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 0)), "/init");
+    CHECK_STR(json_string_value(json_array_get(rt_get(t.config, "process.args"), 1)), "run");
     rt_free(&t);
 }
 
@@ -416,6 +498,7 @@ static void fact_needs(void)
 
 RT_MAIN(TEST(core_schema_scalars), TEST(yaml_loader_marks_and_plainness),
         TEST(yaml_plain_scalars_take_field_types), TEST(schema_reports_every_problem_with_paths),
+        TEST(unknown_keys_name_the_nearest_field),
         TEST(deployment_rules), TEST(image_references), TEST(network_mode_forms),
         TEST(request_selection_and_identity), TEST(envelope_forms), TEST(secret_reference_grammar),
         TEST(secret_values_are_inputs), TEST(fact_needs))

@@ -11,7 +11,10 @@
 #include "common/strutil.h"
 #include "tests/unit/rtest.h"
 
-#define SVC "version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: \"shop:1\"}\n"
+/* With a command, so no argv warning mixes with the WSL ones. */
+#define SVC                                                                                      \
+    "version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: \"shop:1\"}\n"            \
+    "    command: {entrypoint: [/app]}\n"
 #define GPU1 SVC "    resources: {gpu: {count: 1}}\n"
 
 #define WSL_KERNEL "\"kernel\": \"5.15.167.4-microsoft-standard-WSL2\""
