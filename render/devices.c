@@ -22,7 +22,8 @@ static unsigned gpu_count(const struct rctx *c)
     return n ? (unsigned)json_integer_value(n) : 1;
 }
 
-/* Step 1: CDI is authoritative when host.cdi holds a spec of the vendor's kind. */
+/* GPUs: CDI is authoritative when host.cdi holds a spec of the vendor's kind
+ * (docs/rendering.md, "GPUs and CDI"). */
 int render_cdi(struct rctx *c)
 {
     if (!c->gpu) {
@@ -106,7 +107,7 @@ static long long fact_int(const json_t *fact, const char *key, long long fallbac
     return v ? json_integer_value(v) : fallback;
 }
 
-/* Step 10.3 item 1-2: deny everything, then the standard character devices. */
+/* The device cgroup: deny everything, then allow the standard character devices. */
 static int standard_rules(struct rctx *c)
 {
     static const int std[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}};

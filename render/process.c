@@ -333,7 +333,8 @@ static json_t *render_args(struct rctx *c)
     return argv;
 }
 
-/* options.cwd, command.workdir, image WorkingDir, "/"; it must be absolute (bug 22). */
+/* options.cwd, command.workdir, image WorkingDir, "/"; it must be absolute: the original
+ * emitted a relative one and the runtime failed later. */
 static const char *render_cwd(struct rctx *c)
 {
     const char *opt = jsonx_get_str(c->req->options, "cwd");

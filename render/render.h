@@ -3,8 +3,8 @@
 
 /*
  * render: a pure library that turns a ZLayer spec plus request inputs into an OCI runtime
- * config.json (contract sections 2-6). No network, filesystem, clock, environment or process
- * globals: everything is an argument, so equal inputs give byte-identical output.
+ * config.json (docs/rendering.md, docs/api.md). No network, filesystem, clock, environment or
+ * process globals: everything is an argument, so equal inputs give byte-identical output.
  *
  * Life of a render:
  *   1. render_request_parse()       body (plain spec or envelope) + query/flag parameters

@@ -116,6 +116,9 @@ static void fit_words(char *s, size_t max)
 }
 
 static int walk_verror(struct walk *w, enum err_code code, const json_t *node, const char *fmt,
+                       va_list ap) PRINTF(4, 0);
+
+static int walk_verror(struct walk *w, enum err_code code, const json_t *node, const char *fmt,
                        va_list ap)
 {
     char msg[ERR_MSG_MAX + 64];
