@@ -344,6 +344,18 @@ static const json_t *warning_with_code(const struct rt *t, const char *code)
     return NULL;
 }
 
+/* The warnings of the rules under test: these renders send no host facts, so every one also
+ * gets host_arch_assumed (the seccomp profile's architectures), which unit_seccomp covers. */
+static size_t rule_warnings(const struct rt *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(t->warnings); i++) {
+        const json_t *w = json_array_get(t->warnings, i);
+        n += strcmp(json_string_value(json_object_get(w, "code")), "host_arch_assumed") != 0;
+    }
+    return n;
+}
+
 /* Kubernetes/Compose argv: entrypoint replaces the image's and drops its Cmd; args alone
  * follow the image Entrypoint; neither: the image's; nothing at all: /bin/sh, warned. */
 static void argv_follows_kubernetes(void)
@@ -377,7 +389,7 @@ static void argv_follows_kubernetes(void)
         CHECK_INT(rt_render(&t, &in), 0);
         argv_text(t.config, argv, sizeof(argv));
         CHECK_STR(argv, cases[i].argv);
-        CHECK_INT(json_array_size(t.warnings), cases[i].warn_code ? 1 : 0);
+        CHECK_INT(rule_warnings(&t), cases[i].warn_code ? 1 : 0);
         if (cases[i].warn_code) {
             const json_t *w = warning_with_code(&t, cases[i].warn_code);
             CHECK(w != NULL);
@@ -395,7 +407,7 @@ static void argv_follows_kubernetes(void)
     char argv[256];
     argv_text(t.config, argv, sizeof(argv));
     CHECK_STR(argv, "/o|p");
-    CHECK_INT(json_array_size(t.warnings), 0);
+    CHECK_INT(rule_warnings(&t), 0);
     rt_free(&t);
 }
 
@@ -818,7 +830,7 @@ static void unrendered_fields_warn_orchestrator_fields_do_not(void)
         struct rt t;
         struct rt_in in = {.spec = spec, .service = "web", .host = warned[i].host};
         CHECK_INT(rt_render(&t, &in), 0);
-        CHECK_INT(json_array_size(t.warnings), 1);
+        CHECK_INT(rule_warnings(&t), 1);
         const json_t *w = warning_with_code(&t, warned[i].code);
         CHECK(w != NULL);
         CHECK_STR(json_string_value(json_object_get(w, "path")), warned[i].path);
@@ -874,8 +886,8 @@ static void unrendered_fields_warn_orchestrator_fields_do_not(void)
         struct rt t;
         struct rt_in in = {.spec = spec, .service = "web", .host = silent[i].host};
         CHECK_INT(rt_render(&t, &in), 0);
-        CHECK_INT(json_array_size(t.warnings), 0);
-        if (t.rc != 0 || json_array_size(t.warnings) != 0) {
+        CHECK_INT(rule_warnings(&t), 0);
+        if (t.rc != 0 || rule_warnings(&t) != 0) {
             fprintf(stderr, "  for: %s", silent[i].fields);
         }
         rt_free(&t);
