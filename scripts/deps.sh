@@ -11,7 +11,7 @@ set -eu
 BUILD_PKGS="gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev \
 libcurl4-openssl-dev libssl-dev"
 TEST_PKGS="curl openssl runc busybox-static python3 python3-jsonschema python3-yaml python3-hvac \
-wrk procps haproxy groff-base iproute2 util-linux"
+wrk procps haproxy groff-base iproute2 util-linux sudo"
 
 # The OpenAPI linter of docs/openapi.yaml (test docs_openapi_lint): @redocly/cli at the exact
 # versions scripts/redocly/package-lock.json pins, installed with `npm ci` into its own prefix

@@ -55,17 +55,25 @@ find "$CLONE" -type f -perm -u+x -exec chmod 0755 {} + && find "$CLONE" -type f 
 [ "$(stat -c %a "$CLONE/examples/secrets.json")" = 644 ] || fail "the copy does not have git's modes"
 mkdir -p "$CLONE/build"
 cp "$BIN/ocirenderd" "$BIN/ocirender" "$CLONE/build/" || fail "the binaries are not built in $BIN"
+# The sudo pass (below) starts from the same fresh copy, not from what the root pass left.
+cp -a "$CLONE" "$T/clone-sudo" || fail "cannot copy the tree for the sudo pass"
 
 # ---- each document: one script, every block in order, each block's stdout kept apart -----------
 total=0
 ran=0
 checked=0
-run_doc() { # run_doc DOC (relative to the source): fails the test on the first failing block
+# run_doc DOC (relative to the source): fails the test on the first failing block. RUN_AS (a
+# user name, for the sudo pass) runs the blocks as that user in CLONE, with their outputs in
+# BLOCKS; both must then be that user's.
+RUN_AS=""
+BLOCKS="$T/blocks"
+run_doc() {
     doc=$1
-    B="$T/blocks/$(printf '%s' "$doc" | tr '/' '_')"
+    B="$BLOCKS/$(printf '%s' "$doc" | tr '/' '_')"
     n=$(python3 "$SRC/tests/readme/extract_blocks.py" "$SRC/$doc" "$B") ||
         fail "cannot extract $doc's blocks"
     [ "$n" -gt 0 ] || return 0
+    [ -z "$RUN_AS" ] || chown -R "$RUN_AS" "$B" || fail "cannot hand $B to $RUN_AS"
     note "$doc has $n runnable blocks"
     total=$((total + n))
     S="$B/script.sh"
@@ -90,7 +98,11 @@ run_doc() { # run_doc DOC (relative to the source): fails the test on the first 
         } >>"$S"
     done
     echo "echo done >'$T/current'" >>"$S"
-    if [ "$run_root" = 1 ]; then
+    if [ -n "$RUN_AS" ]; then
+        (cd "$CLONE" && unshare --net --pid --fork --mount --mount-proc \
+            sh -c 'ip link set lo up && exec runuser -u "$1" -- sh "$2"' sh "$RUN_AS" "$S") \
+            >"$T/stdout" 2>"$T/stderr"
+    elif [ "$run_root" = 1 ]; then
         (cd "$CLONE" && unshare --net --pid --fork --mount --mount-proc sh "$S") >"$T/stdout" 2>"$T/stderr"
     else
         (cd "$CLONE" && sh "$S") >"$T/stdout" 2>"$T/stderr"
@@ -110,7 +122,7 @@ run_doc() { # run_doc DOC (relative to the source): fails the test on the first 
             cat "$T/diff" >&2
             fail "$where: the block's output is not the one the document shows"
         fi
-        echo "ok - $where prints what the document shows"
+        echo "ok - $where prints what the document shows${RUN_AS:+ (as a sudo user)}"
         checked=$((checked + 1))
     done
 }
@@ -123,6 +135,32 @@ for d in "$SRC"/docs/*.md; do
 done
 [ "$ran" -gt 0 ] || fail "every runnable block was skipped"
 echo "ok - $ran of $total runnable blocks ran ($checked outputs compared)"
+
+# ---- the same README blocks as a user who has sudo, on a fresh copy ----------------------------
+# The README's root lines are written `$SUDO cmd` with SUDO=sudo unless the reader is root; a
+# throwaway system user with password-less sudo (removed at exit) runs them the second way.
+if [ "$run_root" = 0 ]; then
+    note "SKIP the sudo-user pass: $why"
+elif ! command -v sudo >/dev/null 2>&1 || ! command -v useradd >/dev/null 2>&1; then
+    note "SKIP the sudo-user pass: sudo or useradd is not installed (make deps-test)"
+else
+    SUDO_USER_NAME="ocr-readme-$$"
+    SUDOERS="/etc/sudoers.d/ocr-readme-$$"
+    trap 'userdel "$SUDO_USER_NAME" 2>/dev/null; rm -f "$SUDOERS"; rm -rf "$T"' EXIT
+    useradd --system --no-create-home --shell /bin/sh "$SUDO_USER_NAME" ||
+        fail "cannot create a user for the sudo pass"
+    printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$SUDO_USER_NAME" >"$SUDOERS" && chmod 0440 "$SUDOERS" ||
+        fail "cannot give $SUDO_USER_NAME sudo"
+    chmod 0711 "$T"
+    mkdir -p "$T/blocks-sudo"
+    chown -R "$SUDO_USER_NAME" "$T/clone-sudo" "$T/blocks-sudo"
+    : >"$T/current" && chown "$SUDO_USER_NAME" "$T/current"
+    RUN_AS=$SUDO_USER_NAME CLONE="$T/clone-sudo" BLOCKS="$T/blocks-sudo"
+    before=$ran
+    run_doc README.md
+    RUN_AS="" CLONE="$T/clone" BLOCKS="$T/blocks"
+    echo "ok - $((ran - before)) README blocks ran again as a sudo user"
+fi
 
 # ---- README.md's curl transcripts, against the server `make run` starts ------------------------
 # Each "$ " command of a console transcript runs in order; where the transcript shows an HTTP
