@@ -122,6 +122,15 @@ static void ctx_release(struct bundle_ctx *c)
     }
 }
 
+void bundle_ctx_start(struct bundle_ctx *c, const char *path)
+{
+    memset(c, 0, sizeof(*c));
+    c->cur = (struct bundle_dir){.path = path, .pfd = -1, .dfd = -1};
+    c->base = strrchr(path, '/') + 1;
+    c->lockfd = -1;
+    c->sfd = -1;
+}
+
 int bundle_write(const char *dir, const char *rootfs, const char *secrets_root,
                  struct bundle_envelope *env, json_t *warnings, struct err *err)
 {
@@ -131,16 +140,12 @@ int bundle_write(const char *dir, const char *rootfs, const char *secrets_root,
         (!rootfs && point_root_at_kept_link(path, env, target, err))) {
         return -1;
     }
-    struct bundle_ctx c = {
-        .cur = {.path = path, .pfd = -1, .dfd = -1},
-        .base = strrchr(path, '/') + 1,
-        .lockfd = -1,
-        .sfd = -1,
-        .target = rootfs ? target : NULL,
-        .env = env,
-        .warnings = warnings,
-        .secrets_root = secrets_root ? secrets_root : BUNDLE_SECRETS_ROOT,
-    };
+    struct bundle_ctx c;
+    bundle_ctx_start(&c, path);
+    c.target = rootfs ? target : NULL;
+    c.env = env;
+    c.warnings = warnings;
+    c.secrets_root = secrets_root ? secrets_root : BUNDLE_SECRETS_ROOT;
     int rc = bundle_open_parent(path, c.parent, sizeof(c.parent), &c.cur.pfd, err) ||
                      bundle_lock(&c, err)
                  ? -1

@@ -125,6 +125,20 @@ static int check_extras(json_t *root, struct bundle_envelope *out, struct err *e
     return 0;
 }
 
+int bundle_envelope_refresh_text(struct bundle_envelope *env, struct err *err)
+{
+    size_t len;
+    char *text = jsonx_dump(json_object_get(env->root, "config"), JSONX_PRETTY, &len);
+    if (!text) {
+        return err_nomem(err);
+    }
+    mem_wipe(env->config_text, env->config_len);
+    free(env->config_text);
+    env->config_text = text;
+    env->config_len = len;
+    return 0;
+}
+
 int bundle_envelope_load(const char *text, size_t len, struct bundle_envelope *out,
                          struct err *err)
 {

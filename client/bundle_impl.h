@@ -38,6 +38,10 @@ struct bundle_dir {
 
 enum rootfs_state { RF_ABSENT, RF_SYMLINK, RF_EMPTY_DIR, RF_DIR, RF_OTHER };
 
+/* The config text again after the bundle writer edited the config (root.path, the secret
+ * files' bind source): the old text is wiped. 0 or -1 (NOMEM). */
+int bundle_envelope_refresh_text(struct bundle_envelope *env, struct err *err);
+
 struct bundle_ctx {
     struct bundle_dir cur;
     const char *base;          /* DIR's last component */
@@ -61,6 +65,10 @@ struct bundle_ctx {
     char secrets_gen[32];           /* this write's generation in it; "" when none was made */
     char secrets_old[PATH_MAX];     /* the per-bundle directory DIR's manifest records */
 };
+
+/* A context for the bundle at the absolute `path` (its storage must outlive the context),
+ * with nothing open yet. */
+void bundle_ctx_start(struct bundle_ctx *c, const char *path);
 
 /* ---- file helpers (bundle_fs.c) ---- */
 

@@ -151,13 +151,9 @@ int bundle_remove(const char *dir, const char *secrets_root, bool *removed, json
     if (bundle_abs_path(dir, path, sizeof(path), err)) {
         return -1;
     }
-    struct bundle_ctx c = {
-        .cur = {.path = path, .pfd = -1, .dfd = -1},
-        .base = strrchr(path, '/') + 1,
-        .lockfd = -1,
-        .sfd = -1,
-        .warnings = warnings,
-    };
+    struct bundle_ctx c;
+    bundle_ctx_start(&c, path);
+    c.warnings = warnings;
     snprintf(c.parent, sizeof(c.parent), "%.*s", (int)(c.base - 1 - path), path);
     if (!c.parent[0]) {
         snprintf(c.parent, sizeof(c.parent), "/");

@@ -375,17 +375,10 @@ static int fill_generation(const struct bundle_ctx *c, int gfd, const char *gen_
 static int point_bind_at(struct bundle_envelope *env, const char *source, struct err *err)
 {
     json_t *m = secrets_mount(json_object_get(env->root, "config"));
-    size_t len;
-    char *text = NULL;
-    if (!m || jsonx_set_str(m, "source", source) ||
-        !(text = jsonx_dump(json_object_get(env->root, "config"), JSONX_PRETTY, &len))) {
+    if (!m || jsonx_set_str(m, "source", source)) {
         return err_nomem(err);
     }
-    mem_wipe(env->config_text, env->config_len);
-    free(env->config_text);
-    env->config_text = text;
-    env->config_len = len;
-    return 0;
+    return bundle_envelope_refresh_text(env, err);
 }
 
 /* The per-bundle directory DIR's current manifest records, into c->secrets_old ("" none). */
