@@ -19,14 +19,8 @@ BIN="${OCIRENDER_BIN:?}"
 SRC="${OCIRENDER_SRC:?}"
 SHARED="${OCIRENDER_SHARED:-$SRC/../shared}"
 
-skip() { echo "1..0 # SKIP $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root to run containers with runc"
-command -v runc >/dev/null 2>&1 || skip "runc is not installed (apt-get install runc)"
-BUSYBOX=$(command -v busybox 2>/dev/null || true)
-[ -n "$BUSYBOX" ] || skip "busybox is not installed (apt-get install busybox-static)"
-if ldd "$BUSYBOX" >/dev/null 2>&1; then
-    skip "$BUSYBOX is dynamically linked (apt-get install busybox-static)"
-fi
+. "$SRC/tests/e2e/lib.sh"
+e2e_require_runc
 CC=${CC:-cc}
 command -v "$CC" >/dev/null 2>&1 || skip "no C compiler ($CC) for the static probe"
 
@@ -36,18 +30,12 @@ IDS=""
 CGROUP_PARENT="ocirender-seccomp-$$"
 cleanup() {
     for id in $IDS; do runc delete -f "$id" >/dev/null 2>&1; done
-    for d in "/sys/fs/cgroup/$CGROUP_PARENT" /sys/fs/cgroup/*/"$CGROUP_PARENT"; do
-        [ -d "$d" ] && rmdir "$d" 2>/dev/null
-    done
+    e2e_remove_cgroup_parent "$CGROUP_PARENT"
     rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-N=0
-FAILED=0
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
 # expect CONTEXT OUTPUT-FILE LINE: the container printed exactly LINE.
 expect() {
     if grep -qxF -- "$3" "$2"; then ok "$1: $3"; else

@@ -12,14 +12,8 @@ BIN="${OCIRENDER_BIN:?}"
 SRC="${OCIRENDER_SRC:?}"
 SHARED="${OCIRENDER_SHARED:-$SRC/../shared}"
 
-skip() { echo "1..0 # SKIP $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root to run containers with runc"
-command -v runc >/dev/null 2>&1 || skip "runc is not installed (apt-get install runc)"
-BUSYBOX=$(command -v busybox 2>/dev/null || true)
-[ -n "$BUSYBOX" ] || skip "busybox is not installed (apt-get install busybox-static)"
-if ldd "$BUSYBOX" >/dev/null 2>&1; then
-    skip "$BUSYBOX is dynamically linked (apt-get install busybox-static)"
-fi
+. "$SRC/tests/e2e/lib.sh"
+e2e_require_runc
 [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] || skip "/dev/shm is not a tmpfs"
 [ -x "$BIN/ocirenderd" ] || skip "$BIN/ocirenderd is not built"
 
@@ -33,18 +27,12 @@ cleanup() {
     runc delete -f "$ID-1" >/dev/null 2>&1
     runc delete -f "$ID-2" >/dev/null 2>&1
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    for d in "/sys/fs/cgroup/$CGROUP_PARENT" /sys/fs/cgroup/*/"$CGROUP_PARENT"; do
-        [ -d "$d" ] && rmdir "$d" 2>/dev/null
-    done
+    e2e_remove_cgroup_parent "$CGROUP_PARENT"
     rm -rf "$T" "$SECRETS"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-N=0
-FAILED=0
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
 check() { # DESCRIPTION COMMAND...
     what=$1; shift
     if "$@"; then ok "$what"; else not_ok "$what"; fi

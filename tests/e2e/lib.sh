@@ -1,0 +1,27 @@
+# Shared by the end-to-end scripts (sourced): what they need to run containers, TAP output, and
+# the cleanup of the cgroup parent their configs name. Expects SRC and set -u from the caller.
+
+skip() { echo "1..0 # SKIP $*"; exit 77; }
+
+# Root, runc and a static busybox (sets BUSYBOX), or skip (77) with the package to install.
+e2e_require_runc() {
+    [ "$(id -u)" = 0 ] || skip "needs root to run containers with runc"
+    command -v runc >/dev/null 2>&1 || skip "runc is not installed (apt-get install runc)"
+    BUSYBOX=$(command -v busybox 2>/dev/null || true)
+    [ -n "$BUSYBOX" ] || skip "busybox is not installed (apt-get install busybox-static)"
+    if ldd "$BUSYBOX" >/dev/null 2>&1; then
+        skip "$BUSYBOX is dynamically linked (apt-get install busybox-static)"
+    fi
+}
+
+# runc leaves the parent of the containers' cgroups (v2, or each v1 hierarchy) behind.
+e2e_remove_cgroup_parent() {
+    for d in "/sys/fs/cgroup/$1" /sys/fs/cgroup/*/"$1"; do
+        [ -d "$d" ] && rmdir "$d" 2>/dev/null
+    done
+}
+
+N=0
+FAILED=0
+ok() { N=$((N + 1)); echo "ok $N - $1"; }
+not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
