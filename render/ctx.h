@@ -45,6 +45,13 @@ struct rctx {
     json_t *linux_extra;     /* intelRdt, netDevices from CDI */
 };
 
+/* Set up the context of one render (the lists it builds start empty). 0, or -1 (NOMEM in
+ * `err`; rctx_release() is still due). */
+int rctx_init(struct rctx *c, const struct render_request *req, const struct render_settings *set,
+              const json_t *secrets, struct err *err);
+/* Release what the context still owns (the lists render_execute did not hand over). */
+void rctx_release(struct rctx *c);
+
 /* Spec path of a field of the selected service: "services.web.resources.memory". */
 const char *rctx_path(struct rctx *c, char *buf, size_t size, const char *field);
 /* 422 at a service field. Returns -1. */

@@ -4,7 +4,6 @@
  * original's error precedence: CDI, env, GPU sharing, process (user, capabilities, ulimits),
  * mounts (storage, time-slicing), devices, linux.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,93 +14,6 @@
 #include "render/ctx.h"
 
 #define DEFAULT_OCI_VERSION "1.0.2"
-
-const char *rctx_path(struct rctx *c, char *buf, size_t size, const char *field)
-{
-    if (!field || !*field) {
-        snprintf(buf, size, "%s", c->spath);
-    } else if (c->spath[0]) {
-        snprintf(buf, size, "%s.%s", c->spath, field);
-    } else {
-        snprintf(buf, size, "%s", field);
-    }
-    return buf;
-}
-
-static int rctx_vfail(struct rctx *c, enum err_code code, const char *field, const char *fmt,
-                      va_list ap)
-{
-    char path[ERR_PATH_MAX];
-    return err_setv(c->err, code, rctx_path(c, path, sizeof(path), field), fmt, ap);
-}
-
-int rctx_fail(struct rctx *c, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rctx_vfail(c, ERR_SPEC_INVALID, field, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int rctx_fail_code(struct rctx *c, enum err_code code, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rctx_vfail(c, code, field, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int rctx_nomem(struct rctx *c)
-{
-    return err_nomem(c->err);
-}
-
-int rctx_warn(struct rctx *c, const char *code, const char *field, const char *fmt, ...)
-{
-    char msg[ERR_MSG_MAX], path[ERR_PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    json_t *w = json_object();
-    if (!w || jsonx_set_str(w, "code", code) || jsonx_set_str(w, "message", msg) ||
-        jsonx_set_str(w, "path", rctx_path(c, path, sizeof(path), field)) ||
-        json_array_append_new(c->warnings, jsonx_steal(&w))) {
-        json_decref(w);
-        return rctx_nomem(c);
-    }
-    return 0;
-}
-
-const json_t *rctx_device_fact(const struct rctx *c, const char *path)
-{
-    const json_t *devs = json_object_get(c->req->host, "devices");
-    for (size_t i = 0; i < json_array_size(devs); i++) {
-        const json_t *d = json_array_get(devs, i);
-        if (str_eq(jsonx_get_str(d, "path"), path)) {
-            return d;
-        }
-    }
-    return NULL;
-}
-
-bool rctx_has_facts(const struct rctx *c, const char *list)
-{
-    return json_object_get(c->req->host, list) != NULL;
-}
-
-bool rctx_fact_listed(const struct rctx *c, const char *list, const char *path)
-{
-    const json_t *items = json_object_get(c->req->host, list);
-    for (size_t i = 0; i < json_array_size(items); i++) {
-        if (str_eq(json_string_value(json_array_get(items, i)), path)) {
-            return true;
-        }
-    }
-    return false;
-}
 
 void render_result_release(struct render_result *res)
 {
@@ -114,23 +26,6 @@ void render_result_release(struct render_result *res)
     jsonx_wipe_strings(res->secret_files);
     json_decref(res->secret_files);
     memset(res, 0, sizeof(*res));
-}
-
-static void rctx_release(struct rctx *c)
-{
-    json_decref(c->cdi_edits);
-    json_decref(c->warnings);
-    json_decref(c->files);
-    jsonx_wipe_strings(c->secret_files);
-    json_decref(c->secret_files);
-    json_decref(c->env);
-    json_decref(c->mounts);
-    json_decref(c->devices);
-    json_decref(c->dev_rules);
-    json_decref(c->additional_gids);
-    json_decref(c->hooks);
-    json_decref(c->linux_extra);
-    json_decref(c->caps);
 }
 
 static bool valid_hostname(const char *h)
@@ -263,46 +158,6 @@ static bool valid_oci_version(const char *v)
     return dots == 2 && digit;
 }
 
-static int init_context(struct rctx *c, const struct render_request *req,
-                        const struct render_settings *set, const json_t *secrets, struct err *err)
-{
-    memset(c, 0, sizeof(*c));
-    c->req = req;
-    c->set = set;
-    c->secret_values = secrets;
-    c->err = err;
-    c->svc = req->service;
-    c->gpu = json_object_get(json_object_get(c->svc, "resources"), "gpu");
-    c->wsl = json_object_get(req->host, "wsl");
-    if (req->deployment_name) {
-        char seg[ERR_PATH_MAX];
-        path_key_segment(seg, sizeof(seg), req->service_name);
-        snprintf(c->spath, sizeof(c->spath), "services%s", seg);
-    }
-    c->host_network = req->host_network >= 0 ? req->host_network == 1
-                                             : json_is_true(json_object_get(c->svc, "host_network"));
-    c->privileged = json_is_true(json_object_get(c->svc, "privileged"));
-    const json_t *user = json_object_get(req->host, "user");
-    c->rootless = json_integer_value(json_object_get(user, "uid")) != 0;
-    const json_t *version = json_object_get(json_object_get(req->host, "cgroup"), "version");
-    c->cgroup_version = version ? (int)json_integer_value(version) : 2;
-    c->warnings = json_array();
-    c->files = json_object();
-    c->secret_files = json_object();
-    c->env = json_array();
-    c->mounts = json_array();
-    c->devices = json_array();
-    c->dev_rules = json_array();
-    c->additional_gids = json_array();
-    c->hooks = json_object();
-    c->linux_extra = json_object();
-    if (!c->warnings || !c->files || !c->secret_files || !c->env || !c->mounts || !c->devices || !c->dev_rules ||
-        !c->additional_gids || !c->hooks || !c->linux_extra) {
-        return rctx_nomem(c);
-    }
-    return 0;
-}
-
 static json_t *render_root(struct rctx *c)
 {
     json_t *root = json_object();
@@ -372,7 +227,7 @@ int render_execute(const struct render_request *req, const struct render_setting
     struct rctx c;
     json_t *process = NULL, *linux_obj = NULL, *config = NULL;
     int rc = -1;
-    if (init_context(&c, req, settings ? settings : &no_settings, secret_values, err)) {
+    if (rctx_init(&c, req, settings ? settings : &no_settings, secret_values, err)) {
         goto done;
     }
     if (render_cdi(&c) || render_env(&c) || render_gpu_sharing_env(&c)) {
