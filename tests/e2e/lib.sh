@@ -25,3 +25,13 @@ N=0
 FAILED=0
 ok() { N=$((N + 1)); echo "ok $N - $1"; }
 not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
+
+# e2e_runc_run BUNDLE ID OUT ERR: run the container to its end (60 s at most) and delete it;
+# the exit status is runc's. IDS collects the ids for the caller's cleanup.
+e2e_runc_run() {
+    IDS="${IDS:-} $2"
+    timeout 60 runc run --bundle "$1" "$2" >"$3" 2>"$4" </dev/null
+    e2e_rc=$?
+    runc delete -f "$2" >/dev/null 2>&1
+    return $e2e_rc
+}

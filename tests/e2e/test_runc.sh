@@ -108,10 +108,8 @@ run_bundle() {
     fi
     SEQ=$((SEQ + 1))
     id="ocr-e2e-$$-$SEQ"
-    IDS="$IDS $id"
-    timeout 60 runc run --bundle "$bundle" "$id" > "$out" 2> "$T/runc.err" < /dev/null
+    e2e_runc_run "$bundle" "$id" "$out" "$T/runc.err"
     rc=$?
-    runc delete -f "$id" >/dev/null 2>&1
     if [ $rc = 0 ] && grep -qx "PROBE=done" "$out"; then
         ok "$way/$svc: runc run"
     else

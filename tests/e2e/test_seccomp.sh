@@ -138,10 +138,8 @@ run() {
     fi
     SEQ=$((SEQ + 1))
     id="ocr-seccomp-$$-$SEQ"
-    IDS="$IDS $id"
-    timeout 60 runc run --bundle "$b" "$id" > "$out" 2> "$T/runc.err" < /dev/null
+    e2e_runc_run "$b" "$id" "$out" "$T/runc.err"
     rc=$?
-    runc delete -f "$id" >/dev/null 2>&1
     if [ $rc = 0 ] && grep -qx "CHECK=done" "$out"; then
         ok "$svc: runc run"
     else

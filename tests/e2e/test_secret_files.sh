@@ -110,9 +110,8 @@ print([m["source"] for m in c["mounts"] if m["destination"] == "/run/secrets"][0
 }
 
 run_once() { # CONTAINER-ID OUTPUT
-    timeout 60 runc run --bundle "$B" "$1" > "$2" 2> "$T/runc.err" < /dev/null
+    e2e_runc_run "$B" "$1" "$2" "$T/runc.err"
     rc=$?
-    runc delete -f "$1" >/dev/null 2>&1
     if [ $rc = 0 ] && grep -qx "PROBE=done" "$2"; then
         ok "runc run ($1)"
     else
