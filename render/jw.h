@@ -1,0 +1,60 @@
+#ifndef OCIRENDER_RENDER_JW_H
+#define OCIRENDER_RENDER_JW_H
+
+/*
+ * A streaming JSON writer: a render writes its output once, in the fixed key order, straight
+ * into one buffer (no tree to build, dump and free). Pretty output is two spaces per level
+ * with ": " after keys and a final newline; compact output has no whitespace. The bytes are
+ * exactly those of common/jsonx.h's dump of the same tree, so digests and ETags do not
+ * depend on which one wrote them.
+ *
+ * Errors are sticky: the first failure (NOMEM, TOO_LARGE) is kept in `rc` and every later
+ * call does nothing, so writers check once, at jw_finish().
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/sbuf.h"
+
+#define JW_MAX_DEPTH 64
+
+struct jw {
+    struct sbuf *b;
+    bool compact;
+    int rc;
+    int depth;
+    bool in_array[JW_MAX_DEPTH + 1];
+    bool has_members[JW_MAX_DEPTH + 1];
+};
+
+void jw_init(struct jw *w, struct sbuf *b, bool compact, int depth);
+
+void jw_object_open(struct jw *w);
+void jw_object_close(struct jw *w);
+void jw_array_open(struct jw *w);
+void jw_array_close(struct jw *w);
+
+/* A member key of the open object; the next call writes its value. */
+void jw_key(struct jw *w, const char *key);
+void jw_keyn(struct jw *w, const char *key, size_t n);
+
+void jw_string(struct jw *w, const char *s);
+void jw_stringn(struct jw *w, const char *s, size_t n);
+void jw_int(struct jw *w, long long v);
+void jw_uint(struct jw *w, unsigned long long v);
+void jw_real(struct jw *w, double v);
+void jw_bool(struct jw *w, bool v);
+void jw_null(struct jw *w);
+/* A value already written as JSON text for this depth and mode (see jw_init's `depth`). */
+void jw_raw(struct jw *w, const char *text, size_t n);
+
+/* "key": value shorthands for the common member forms. */
+void jw_member_string(struct jw *w, const char *key, const char *s);
+void jw_member_int(struct jw *w, const char *key, long long v);
+void jw_member_bool(struct jw *w, const char *key, bool v);
+
+/* Trailing newline in pretty mode; returns 0 or the first error (an err_code). */
+int jw_finish(struct jw *w);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * The render substrate: the arena, the document nodes and the streaming writer. The writer
+ * must produce exactly the bytes of jsonx_dump() (digests and ETags depend on them), and the
+ * arena document must match the YAML loader it replaces node for node, error for error.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "render/arena.h"
+#include "render/doc.h"
+#include "render/dom.h"
+#include "render/jw.h"
+#include "tests/harness.h"
+
+static void arena_hands_out_aligned_memory_and_wipes_on_release(void)
+{
+    struct arena a;
+    arena_init(&a, 1u << 20);
+    char *s = arena_strndup(&a, "secret", 6);
+    CHECK_STR(s, "secret");
+    for (int i = 0; i < 1000; i++) {
+        void *p = arena_alloc(&a, (size_t)(i % 37) + 1);
+        CHECK(p != NULL);
+        CHECK(((uintptr_t)p % ARENA_ALIGN) == 0);
+    }
+    void *big = arena_alloc(&a, 100000); /* larger than any chunk so far */
+    CHECK(big != NULL);
+    CHECK(arena_alloc(&a, 1u << 21) == NULL); /* past the limit */
+    unsigned char *z = arena_calloc(&a, 16, 4);
+    CHECK(z && z[0] == 0 && z[63] == 0);
+    arena_release(&a);
+    CHECK(a.head == NULL && a.total == 0);
+    CHECK(arena_alloc(&a, 8) != NULL); /* reusable */
+    arena_release(&a);
+}
+
+static void write_tree(struct jw *w, const json_t *v)
+{
+    uint64_t u;
+    if (jsonx_is_u64_box(v) && jsonx_u64_get(v, &u) == 0) {
+        jw_uint(w, u);
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        size_t kl;
+        json_t *m;
+        jw_object_open(w);
+        json_object_keylen_foreach((json_t *)(uintptr_t)v, k, kl, m)
+        {
+            jw_keyn(w, k, kl);
+            write_tree(w, m);
+        }
+        jw_object_close(w);
+        return;
+    }
+    case JSON_ARRAY:
+        jw_array_open(w);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            write_tree(w, json_array_get(v, i));
+        }
+        jw_array_close(w);
+        return;
+    case JSON_STRING: jw_stringn(w, json_string_value(v), json_string_length(v)); return;
+    case JSON_INTEGER: jw_int(w, json_integer_value(v)); return;
+    case JSON_REAL: jw_real(w, json_real_value(v)); return;
+    case JSON_TRUE: jw_bool(w, true); return;
+    case JSON_FALSE: jw_bool(w, false); return;
+    case JSON_NULL: jw_null(w); return;
+    }
+}
+
+/* The writer's text of `v` equals jsonx_dump's, in both modes. */
+static void check_writer_matches_dump(const json_t *v, const char *what)
+{
+    for (int compact = 0; compact < 2; compact++) {
+        size_t len = 0;
+        char *want = jsonx_dump(v, compact ? JSONX_COMPACT : JSONX_PRETTY, &len);
+        struct sbuf b;
+        sbuf_init(&b, 1u << 24);
+        struct jw w;
+        jw_init(&w, &b, compact, 0);
+        write_tree(&w, v);
+        CHECK_INT(jw_finish(&w), 0);
+        if (!want || sbuf_len(&b) != len || memcmp(sbuf_str(&b), want, len) != 0) {
+            fprintf(stderr, "writer differs from jsonx_dump (%s, %s)\n", what,
+                    compact ? "compact" : "pretty");
+            CHECK(false);
+        }
+        free(want);
+        sbuf_free(&b);
+    }
+}
+
+static void writer_matches_dump_on_tricky_values(void)
+{
+    json_t *v = json_pack(
+        "{s:s, s:s#, s:I, s:I, s:f, s:f, s:f, s:b, s:b, s:n, s:{}, s:[], s:[{}, [], [[]]], "
+        "s:{s:{s:[i, s]}}}",
+        "escapes", "q\" b\\ \b\f\n\r\t \x01\x1f / \xc3\xa9 \xe2\x82\xac", "nul", "a\0b", (size_t)3,
+        "min", (json_int_t)INT64_MIN, "max", (json_int_t)INT64_MAX, "half", 0.5, "big", 1e300,
+        "int-valued", 3.0, "t", 1, "f", 0, "null", "empty-object", "empty-list", "nested-empties",
+        "deep", "a", "b", 1, "x");
+    json_object_set_new(v, "u64", jsonx_u64_new(UINT64_MAX));
+    json_object_set_new(v, "", json_string("empty key"));
+    check_writer_matches_dump(v, "tricky values");
+    json_decref(v);
+}
+
+static void writer_matches_dump_on_every_golden_config(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/tests/render/cases", OCIRENDER_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int seen = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char path[4600];
+        snprintf(path, sizeof(path), "%s/%s/expected.json", dir, e->d_name);
+        size_t len;
+        char *text = harness_slurp(path, &len);
+        if (!text) {
+            continue;
+        }
+        json_error_t je;
+        json_t *v = jsonx_loadb(text, len, &je);
+        CHECK(v != NULL);
+        if (v) {
+            check_writer_matches_dump(v, e->d_name);
+            seen++;
+        }
+        json_decref(v);
+        free(text);
+    }
+    if (d) {
+        closedir(d);
+    }
+    CHECK(seen >= 5);
+}
+
+/* ---- documents ---- */
+
+static bool same_node(const json_t *old, const struct doc *doc, const struct dnode *n)
+{
+    const struct doc_mark *mk = doc_mark_get(doc, old);
+    if (!mk || mk->line != n->line || mk->column != n->column) {
+        return false;
+    }
+    if (json_is_string(old)) {
+        return n->kind == DN_STR && n->plain == mk->plain && n->len == json_string_length(old) &&
+               memcmp(n->u.str, json_string_value(old), n->len) == 0;
+    }
+    if (json_is_array(old)) {
+        if (n->kind != DN_SEQ || n->len != json_array_size(old)) {
+            return false;
+        }
+        for (size_t i = 0; i < n->len; i++) {
+            if (!same_node(json_array_get(old, i), doc, n->u.items[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if (!json_is_object(old) || n->kind != DN_MAP || n->len != json_object_size(old)) {
+        return false;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)(uintptr_t)old, k, m)
+    {
+        if (strcmp(n->u.pairs[i].key, k) != 0 || !same_node(m, doc, n->u.pairs[i].val)) {
+            return false;
+        }
+        i++;
+    }
+    return true;
+}
+
+/* Both loaders agree on `text`: the same tree, or the same first error. */
+static void check_loaders_agree(const char *text, size_t len, const char *what)
+{
+    struct err e_old, e_new;
+    err_init(&e_old);
+    err_init(&e_new);
+    struct doc doc;
+    int rc_old = doc_parse(text, len, 0, &doc, &e_old);
+    struct arena a;
+    arena_init(&a, 1u << 26);
+    int fmt = 0;
+    struct dnode *root = dom_parse(&a, text, len, 0, &fmt, &e_new);
+    bool ok;
+    if (rc_old != 0 || !root) {
+        ok = rc_old != 0 && !root && e_old.code == e_new.code &&
+             strcmp(err_message(&e_old), err_message(&e_new)) == 0 &&
+             strcmp(err_path(&e_old), err_path(&e_new)) == 0;
+    } else {
+        ok = doc.format == DOC_JSON ? fmt == DOM_JSON : same_node(doc.root, &doc, root);
+    }
+    if (!ok) {
+        fprintf(stderr, "loaders disagree on %s: old %s '%s' / new %s '%s'\n", what,
+                rc_old ? "error" : "ok", err_message(&e_old), root ? "ok" : "error",
+                err_message(&e_new));
+        CHECK(false);
+    }
+    if (rc_old == 0) {
+        doc_release(&doc);
+    }
+    arena_release(&a);
+}
+
+static int check_dir(const char *rel, const char *suffix)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/%s", OCIRENDER_SOURCE_DIR, rel);
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t l = strlen(e->d_name), sl = strlen(suffix);
+        if (l < sl || strcmp(e->d_name + l - sl, suffix) != 0) {
+            continue;
+        }
+        char path[4600];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        size_t len;
+        char *text = harness_slurp(path, &len);
+        if (text) {
+            check_loaders_agree(text, len, path);
+            n++;
+        }
+        free(text);
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+static void arena_documents_match_the_yaml_loader(void)
+{
+    int n = check_dir("examples", ".yaml") + check_dir("tests/corpus/bad", ".yaml") +
+            check_dir("tests/corpus/bad", ".json");
+    CHECK(n >= 30);
+    static const char *const inline_cases[] = {
+        "a: 1\nb: [x, 'y', \"z\", ~, {c: d}]\n",
+        "a: 1\na: 2\n",
+        "? [a]\n: b\n",
+        "a: &x 1\nb: *x\n",
+        "a: !!str 1\nb: !custom 2\n",
+        "- 1\n- 2\n",
+        "just a scalar",
+        "a:\n  b:\n    c:\n      - d: e\n        f: |\n          text\n",
+        "{\"a\": [1, 2.5, true, null, \"s\"], \"b\": {}}",
+        "{\"a\": 1, \"a\": 2}",
+        "---\na: 1\n---\nb: 2\n",
+    };
+    for (size_t i = 0; i < sizeof(inline_cases) / sizeof(inline_cases[0]); i++) {
+        check_loaders_agree(inline_cases[i], strlen(inline_cases[i]), inline_cases[i]);
+    }
+}
+
+static void large_mappings_find_duplicates_in_linear_time(void)
+{
+    struct sbuf b;
+    sbuf_init(&b, 1u << 24);
+    for (int i = 0; i < 20000; i++) {
+        CHECK_INT(sbuf_addf(&b, "k%d: %d\n", i, i), 0);
+    }
+    CHECK_INT(sbuf_add(&b, "k123: again\n"), 0);
+    check_loaders_agree(sbuf_str(&b), sbuf_len(&b), "20000 keys and a duplicate");
+    sbuf_free(&b);
+}
+
+HARNESS_MAIN(TEST(arena_hands_out_aligned_memory_and_wipes_on_release),
+             TEST(writer_matches_dump_on_tricky_values),
+             TEST(writer_matches_dump_on_every_golden_config),
+             TEST(arena_documents_match_the_yaml_loader),
+             TEST(large_mappings_find_duplicates_in_linear_time))
