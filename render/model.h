@@ -47,6 +47,11 @@ struct mlist {
     size_t n;
     void *v; /* n elements; use the typed accessors below */
 };
+/* A list whose presence matters even when it is empty. */
+struct opt_list {
+    bool set;
+    struct mlist list;
+};
 struct mmap {
     size_t n;
     const char **keys;

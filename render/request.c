@@ -261,7 +261,7 @@ static const struct sfield envelope_fields[] = {
     {"options", &st_options, 0, NULL},
     END,
 };
-static const struct stype st_envelope = {.kind = SK_OBJECT, .what = "an envelope mapping",
+const struct stype request_envelope_type = {.kind = SK_OBJECT, .what = "an envelope mapping",
                                          .fields = envelope_fields};
 
 /* ---- helpers ---- */
@@ -487,7 +487,7 @@ static int load_envelope(struct render_request *req, const struct doc *doc, json
 {
     struct walk w;
     walk_init(&w, doc, err, "");
-    json_t *env = walk_norm(&w, &st_envelope, doc->root);
+    json_t *env = walk_norm(&w, &request_envelope_type, doc->root);
     if (!env) {
         return -1;
     }

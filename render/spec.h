@@ -49,5 +49,6 @@ int request_parse_secret_refs(struct render_request *req, struct err *err);
 /* Normalize the host facts / image config objects (request.c; used for CLI overrides too). */
 extern const struct stype request_host_type;
 extern const struct stype request_image_config_type;
+extern const struct stype request_envelope_type;
 
 #endif

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "render/doc.h"
 #include "render/dom.h"
 #include "render/internal.h"
 #include "render/spec.h"
+#include "render/request_model.h"
 #include "render/spec_model.h"
 #include "tests/harness.h"
 
@@ -73,6 +75,31 @@ static bool same_value(const struct mtype *t, const void *st, const json_t *old)
         return d->set && json_is_real(old) && d->v == json_real_value(old);
     }
     case MK_CUSTOM:
+        if (strcmp(t->what, "a list of strings") == 0) { /* present-or-not lists */
+            const struct opt_list *l = st;
+            return l->set && same_value(&mt_string_list, &l->list, old);
+        }
+        if (strcmp(t->what, "a CDI spec") == 0) {
+            return jsonx_equal(*(json_t *const *)st, old);
+        }
+        if (strcmp(t->what, "an image config") == 0) {
+            return same_value(&request_image_config_object_mtype, st, old);
+        }
+        if (strcmp(t->what, "a list of [name, value] pairs") == 0) {
+            const struct mlist *l = st;
+            if (l->n != json_array_size(old)) {
+                return false;
+            }
+            for (size_t i = 0; i < l->n; i++) {
+                const struct env_pair *e = mlist_ptr(l, i);
+                const json_t *pair = json_array_get(old, i);
+                if (strcmp(e->name, json_string_value(json_array_get(pair, 0))) != 0 ||
+                    strcmp(e->value, json_string_value(json_array_get(pair, 1))) != 0) {
+                    return false;
+                }
+            }
+            return true;
+        }
         if (t->size == sizeof(struct opt_i64) && json_is_integer(old)) {
             const struct opt_i64 *i = st;
             return i->set && i->v == json_integer_value(old);
@@ -149,22 +176,28 @@ static bool same_issues(const struct err *a, const struct err *b)
     return true;
 }
 
-/* Walk `text` both ways as a DeploymentSpec (or a bare ServiceSpec without `version`). */
-static void check_walks_agree(const char *text, size_t len, const char *what)
+/* Walk `text` both ways as a DeploymentSpec (or a bare ServiceSpec without `version`, or an
+ * envelope). Returns whether the document was valid. */
+static bool check_walks_agree(const char *text, size_t len, const char *what)
 {
     struct doc doc;
     struct err perr;
     err_init(&perr);
     if (doc_parse(text, len, 0, &doc, &perr)) {
-        return; /* syntax: the loaders' parity is tested in unit_substrate */
+        return false; /* syntax: the loaders' parity is tested in unit_substrate */
     }
     struct arena a;
     arena_init(&a, 1u << 26);
     struct dnode *root = dom_parse(&a, text, len, 0, NULL, &perr);
     CHECK(root != NULL);
     bool deployment = json_object_get(doc.root, "version") != NULL;
-    const struct stype *ot = deployment ? &spec_deployment_type : &spec_service_type;
-    const struct mtype *nt = deployment ? &spec_deployment_mtype : &spec_service_mtype;
+    bool envelope = json_object_get(doc.root, "spec") != NULL;
+    const struct stype *ot = envelope     ? &request_envelope_type
+                             : deployment ? &spec_deployment_type
+                                          : &spec_service_type;
+    const struct mtype *nt = envelope     ? &request_envelope_mtype
+                             : deployment ? &spec_deployment_mtype
+                                          : &spec_service_mtype;
 
     static struct err_issues oi, ni;
     struct err oe, ne;
@@ -180,7 +213,10 @@ static void check_walks_agree(const char *text, size_t len, const char *what)
     compared++;
     bool ok = (old != NULL) == (rc == 0) && same_issues(&oe, &ne) &&
               (!old || same_value(nt, &obj, old));
-    if (ok && old && !deployment) {
+    if (envelope && obj && ((struct envelope *)obj)->host) {
+        request_model_release_cdi(((struct envelope *)obj)->host);
+    }
+    if (ok && old && !deployment && !envelope) {
         ok = ((const struct spec_service *)obj)->host_network ==
              json_is_true(json_object_get(old, "host_network"));
     }
@@ -190,9 +226,11 @@ static void check_walks_agree(const char *text, size_t len, const char *what)
                 old ? "ok" : "error", err_path(&oe), err_message(&oe), rc ? "error" : "ok",
                 err_path(&ne), err_message(&ne));
     }
+    bool valid = old != NULL;
     json_decref(old);
     doc_release(&doc);
     arena_release(&a);
+    return valid;
 }
 
 /* Replace the value after the n-th ": " (or "- ") with each replacement in turn. */
@@ -321,9 +359,80 @@ static const char kitchen_sink[] =
     "    image: {name: busybox}\n"
     "    network_mode: {container: {id: abc}}\n";
 
+/* Envelopes: host facts of every kind, options, container, image config. */
+static const char envelope_sink[] =
+    "spec: {image: {name: busybox}}\n"
+    "service: web\n"
+    "container: {service: web, replica: 2, role: leader, node_id: 7}\n"
+    "image_config: {config: {Entrypoint: [/e], Cmd: [c], Env: ['A=1'], WorkingDir: /w,\n"
+    "               User: '1:1', Labels: {x: y}}}\n"
+    "options:\n"
+    "  hostname: h\n"
+    "  host_network: false\n"
+    "  cwd: /c\n"
+    "  args: [a, b]\n"
+    "  env: [[K, v], [L, '2']]\n"
+    "  volume_paths: {data: /v}\n"
+    "  socket_path: /run/s.sock\n"
+    "  bundle_dir: /b\n"
+    "  scope: s\n"
+    "  oci_version: 1.0.2\n"
+    "host:\n"
+    "  user: {uid: 1000, gid: 1000, name: u}\n"
+    "  subuid: {start: 100000, count: 65536}\n"
+    "  subgid: {start: 100000, count: 65536}\n"
+    "  cgroup: {version: 2, parent: /p}\n"
+    "  devices: [{path: /dev/nvidia0, type: c, major: 195, minor: 0, mode: 438, uid: 0, gid: 0}]\n"
+    "  dirs: []\n"
+    "  files: [/etc/x]\n"
+    "  env: {HOME: /root}\n"
+    "  rootfs: {passwd: 'root:x:0:0::/root:/bin/sh', group: 'root:x:0:'}\n"
+    "  wsl: {kernel: 5.15.0-microsoft-standard-WSL2, distro: Debian, dxg: {major: 10, minor: 63},\n"
+    "        lib_dirs: [/usr/lib/wsl/lib]}\n"
+    "  cdi:\n"
+    "    - {priority: 1, path: /etc/cdi/n.yaml, spec: {cdiVersion: 0.6.0, kind: nvidia.com/gpu,\n"
+    "       devices: [{name: '0', containerEdits: {deviceNodes: [{path: /dev/nvidia0}]}}]}}\n";
+
+/* Each golden case's host facts and options, inside an envelope. */
+static void check_golden_envelopes(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/tests/render/cases", OCIRENDER_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char path[4600];
+        size_t hl = 0, ol = 0;
+        snprintf(path, sizeof(path), "%s/%s/host.json", dir, e->d_name);
+        char *host = harness_slurp(path, &hl);
+        snprintf(path, sizeof(path), "%s/%s/options.json", dir, e->d_name);
+        char *options = harness_slurp(path, &ol);
+        struct sbuf b;
+        sbuf_init(&b, 1u << 22);
+        if (sbuf_addf(&b, "{\"spec\": {\"image\": {\"name\": \"busybox\"}}, \"host\": %s, "
+                          "\"options\": %s}",
+                      host ? host : "{}", options ? options : "{}")) {
+            CHECK(false);
+        } else {
+            check_walks_agree(sbuf_str(&b), sbuf_len(&b), e->d_name);
+        }
+        sbuf_free(&b);
+        free(host);
+        free(options);
+    }
+    if (d) {
+        closedir(d);
+    }
+}
+
 static void typed_walk_matches_the_schema_walk(void)
 {
-    check_walks_agree(kitchen_sink, strlen(kitchen_sink), "kitchen sink");
+    CHECK(check_walks_agree(envelope_sink, strlen(envelope_sink), "envelope sink"));
+    check_mutations(envelope_sink, "envelope sink");
+    check_golden_envelopes();
+    CHECK(check_walks_agree(kitchen_sink, strlen(kitchen_sink), "kitchen sink"));
     check_mutations(kitchen_sink, "kitchen sink");
     for_each_file("examples", ".yaml", true);
     for_each_file("tests/corpus/bad", ".yaml", false);
