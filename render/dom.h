@@ -26,6 +26,8 @@ struct dpair {
     const char *key; /* NUL-terminated; YAML and JSON keys never hold NUL here */
     size_t klen;
     struct dnode *val;
+    uint32_t line;   /* the key's own position (an unknown field is reported there); 0: JSON */
+    uint32_t column;
 };
 
 struct dnode {

@@ -320,7 +320,10 @@ static int close_collection(struct yload *y, struct yframe *f)
             return err_nomem(y->err);
         }
         for (size_t i = 0; i < pairs; i++) {
+            const struct dnode *key = y->scratch[f->base + 2 * i].val;
             p[i] = y->scratch[f->base + 2 * i];
+            p[i].line = key->line;
+            p[i].column = key->column;
             p[i].val = y->scratch[f->base + 2 * i + 1].val;
         }
         node->u.pairs = p;

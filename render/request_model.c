@@ -11,6 +11,7 @@
 #include "render/cdi.h"
 #include "render/doc.h"
 #include "render/internal.h"
+#include "render/seccomp.h"
 
 #define END {NULL, NULL, 0, NULL, 0}
 
@@ -147,10 +148,11 @@ static json_t *to_json(const struct dnode *n, struct doc *doc)
     return v;
 }
 
-static int fill_cdi_entry(struct mwalk *w, const struct mtype *t, const struct dnode *in,
-                          void *dst)
+/* Check `in` with a jansson schema of another file (the CDI and seccomp documents), keeping
+ * the YAML positions for its messages; the normalized document goes to `dst`. */
+static int fill_with_json_schema(struct mwalk *w, const struct stype *schema,
+                                 const struct dnode *in, json_t **dst)
 {
-    (void)t;
     struct doc doc = {.format = in->line ? DOC_YAML : DOC_JSON};
     doc.root = to_json(in, &doc);
     if (!doc.root) {
@@ -159,20 +161,45 @@ static int fill_cdi_entry(struct mwalk *w, const struct mtype *t, const struct d
     }
     struct walk cw;
     walk_init(&cw, &doc, w->err, w->path);
-    json_t *entry = walk_norm(&cw, &cdi_entry_type, doc.root);
+    json_t *out = walk_norm(&cw, schema, doc.root);
     doc_release(&doc);
-    if (!entry) {
+    if (!out) {
         w->failed = true;
         w->nomem = w->nomem || cw.nomem;
         return -1;
     }
-    *(json_t **)dst = entry;
+    *dst = out;
     return 0;
+}
+
+static int fill_cdi_entry(struct mwalk *w, const struct mtype *t, const struct dnode *in,
+                          void *dst)
+{
+    (void)t;
+    return fill_with_json_schema(w, &cdi_entry_type, in, dst);
 }
 static const struct mtype mt_cdi_entry = {.kind = MK_CUSTOM, .what = "a CDI spec",
                                           .size = sizeof(json_t *), .fill = fill_cdi_entry};
 static const struct mtype mt_host_cdi = {.kind = MK_LIST, .what = "a list of CDI specs",
                                          .elem = &mt_cdi_entry};
+
+static int fill_seccomp_profile(struct mwalk *w, const struct mtype *t, const struct dnode *in,
+                                void *dst)
+{
+    (void)t;
+    return fill_with_json_schema(w, &seccomp_profile_type, in, dst);
+}
+static const struct mtype mt_seccomp_profile = {.kind = MK_CUSTOM, .what = "a seccomp profile",
+                                                .size = sizeof(json_t *),
+                                                .fill = fill_seccomp_profile};
+
+void request_model_release_options(struct render_options *options)
+{
+    if (options) {
+        json_decref(options->seccomp_profile);
+        options->seccomp_profile = NULL;
+    }
+}
 
 void request_model_release_cdi(struct host_facts *host)
 {
@@ -237,6 +264,7 @@ static const struct mfield host_fields[] = {
     {"env", &mt_string_map, 0, NULL, AT_HOST(env)},
     {"rootfs", &mt_host_rootfs, 0, NULL, AT_HOST(rootfs)},
     {"wsl", &mt_host_wsl, 0, NULL, AT_HOST(wsl)},
+    {"arch", &mt_nonempty_string, 0, NULL, AT_HOST(arch)},
     END,
 };
 const struct mtype request_host_mtype = {.kind = MK_OBJECT, .what = "a host facts mapping",
@@ -357,6 +385,7 @@ static const struct mfield options_fields[] = {
     {"bundle_dir", &mt_abs_path, 0, NULL, AT_OPT(bundle_dir)},
     {"scope", &mt_nonempty_string, 0, NULL, AT_OPT(scope)},
     {"oci_version", &mt_nonempty_string, 0, NULL, AT_OPT(oci_version)},
+    {"seccomp_profile", &mt_seccomp_profile, 0, NULL, AT_OPT(seccomp_profile)},
     END,
 };
 static const struct mtype mt_options = {.kind = MK_OBJECT, .what = "an options mapping",

@@ -54,6 +54,7 @@ struct host_facts {
     struct mmap env;      /* of const char * */
     struct host_rootfs *rootfs;
     struct host_wsl *wsl;
+    const char *arch; /* uname -m of the node */
 };
 
 struct image_config {
@@ -80,6 +81,7 @@ struct render_options {
     const char *bundle_dir;
     const char *scope;
     const char *oci_version;
+    json_t *seccomp_profile; /* a checked custom profile (render/seccomp.c's schema) */
 };
 
 struct container_ref {
@@ -103,8 +105,10 @@ extern const struct mtype request_image_config_mtype;
 extern const struct mtype request_image_config_object_mtype; /* the `config` object itself */
 extern const struct mtype request_envelope_mtype;
 
-/* CDI entries are normalized jansson documents: the arena cannot own references, so the
- * walk records them here and the request releases them. */
+/* CDI entries and a custom seccomp profile are normalized jansson documents (their schemas
+ * live in render/cdi.c and render/seccomp.c): the arena cannot own references, so the request
+ * releases them. */
 void request_model_release_cdi(struct host_facts *host);
+void request_model_release_options(struct render_options *options);
 
 #endif

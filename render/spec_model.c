@@ -737,7 +737,7 @@ static const struct mfield service_fields[] = {
     {"init", &mt_init, 0, NULL, 0},
     {"errors", &mt_errors, 0, NULL, 0},
     {"lifecycle", &mt_any, 0, NULL, 0},
-    {"isolation", &mt_isolation, 0, NULL, 0},
+    {"isolation", &mt_isolation, 0, NULL, AT_SVC(isolation)},
     {"devices", &mt_devices, 0, NULL, AT_SVC(devices)},
     {"storage", &mt_storage_list, 0, NULL, AT_SVC(storage)},
     {"port_mappings", &mt_port_mappings, 0, NULL, 0},

@@ -121,6 +121,7 @@ struct spec_service {
     struct opt_bool tty;
     struct opt_bool stdin_open;
     const char *userns_mode;
+    const char *isolation;      /* auto, process, hyperv */
     const char *schedule;       /* cron expression; only with rtype cron */
 };
 

@@ -79,7 +79,7 @@ static bool same_value(const struct mtype *t, const void *st, const json_t *old)
             const struct opt_list *l = st;
             return l->set && same_value(&mt_string_list, &l->list, old);
         }
-        if (strcmp(t->what, "a CDI spec") == 0) {
+        if (strcmp(t->what, "a CDI spec") == 0 || strcmp(t->what, "a seccomp profile") == 0) {
             return jsonx_equal(*(json_t *const *)st, old);
         }
         if (strcmp(t->what, "an image config") == 0) {
@@ -213,8 +213,9 @@ static bool check_walks_agree(const char *text, size_t len, const char *what)
     compared++;
     bool ok = (old != NULL) == (rc == 0) && same_issues(&oe, &ne) &&
               (!old || same_value(nt, &obj, old));
-    if (envelope && obj && ((struct envelope *)obj)->host) {
+    if (envelope && obj) {
         request_model_release_cdi(((struct envelope *)obj)->host);
+        request_model_release_options(((struct envelope *)obj)->options);
     }
     if (ok && old && !deployment && !envelope) {
         ok = ((const struct spec_service *)obj)->host_network ==
@@ -377,7 +378,10 @@ static const char envelope_sink[] =
     "  bundle_dir: /b\n"
     "  scope: s\n"
     "  oci_version: 1.0.2\n"
+    "  seccomp_profile: {defaultAction: SCMP_ACT_ERRNO, architectures: [SCMP_ARCH_X86_64],\n"
+    "                    syscalls: [{names: [read, write], action: SCMP_ACT_ALLOW}]}\n"
     "host:\n"
+    "  arch: x86_64\n"
     "  user: {uid: 1000, gid: 1000, name: u}\n"
     "  subuid: {start: 100000, count: 65536}\n"
     "  subgid: {start: 100000, count: 65536}\n"
