@@ -1,0 +1,279 @@
+/*
+ * The config writer (render/oci.h): every golden config, read back into the typed config,
+ * is written again byte for byte. This pins the writer's member order, optional members and
+ * number forms to the bytes (and so the digests and ETags) the goldens hold.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "render/oci.h"
+#include "tests/harness.h"
+
+struct loader {
+    struct arena *a;
+    bool ok;
+};
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static long long num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static void strings(struct loader *l, const json_t *arr, struct strv *out)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        l->ok = l->ok && strv_push(l->a, out, json_string_value(json_array_get(arr, i))) == 0;
+    }
+}
+
+static void *alloc(struct loader *l, size_t n, size_t size)
+{
+    void *p = n ? arena_calloc(l->a, n, size) : NULL;
+    l->ok = l->ok && (!n || p);
+    return p;
+}
+
+static unsigned long long u64(const json_t *v)
+{
+    uint64_t u = 0;
+    if (jsonx_u64_get(v, &u) != 0) {
+        u = (uint64_t)json_integer_value(v);
+    }
+    return u;
+}
+
+static void load_process(struct loader *l, const json_t *p, struct oci_process *out)
+{
+    const json_t *user = json_object_get(p, "user");
+    const json_t *gids = json_object_get(user, "additionalGids");
+    out->terminal = json_is_true(json_object_get(p, "terminal"));
+    out->uid = (uint32_t)num(user, "uid");
+    out->gid = (uint32_t)num(user, "gid");
+    out->n_additional_gids = json_array_size(gids);
+    uint32_t *g = alloc(l, out->n_additional_gids, sizeof(*g));
+    for (size_t i = 0; g && i < out->n_additional_gids; i++) {
+        g[i] = (uint32_t)json_integer_value(json_array_get(gids, i));
+    }
+    out->additional_gids = g;
+    strings(l, json_object_get(p, "args"), &out->args);
+    strings(l, json_object_get(p, "env"), &out->env);
+    out->cwd = str(p, "cwd");
+    strings(l, json_object_get(json_object_get(p, "capabilities"), "bounding"), &out->capabilities);
+    const json_t *rl = json_object_get(p, "rlimits");
+    out->n_rlimits = json_array_size(rl);
+    struct oci_rlimit *r = alloc(l, out->n_rlimits, sizeof(*r));
+    for (size_t i = 0; r && i < out->n_rlimits; i++) {
+        const json_t *e = json_array_get(rl, i);
+        r[i] = (struct oci_rlimit){str(e, "type"), u64(json_object_get(e, "hard")),
+                                   u64(json_object_get(e, "soft"))};
+    }
+    out->rlimits = r;
+    out->no_new_privileges = json_is_true(json_object_get(p, "noNewPrivileges"));
+    out->apparmor_profile = str(p, "apparmorProfile");
+    out->selinux_label = str(p, "selinuxLabel");
+    out->has_oom_score_adj = json_object_get(p, "oomScoreAdj") != NULL;
+    out->oom_score_adj = num(p, "oomScoreAdj");
+}
+
+static void load_linux(struct loader *l, const json_t *x, struct oci_linux *out)
+{
+    const json_t *um = json_object_get(x, "uidMappings"), *gm = json_object_get(x, "gidMappings");
+    out->n_uid_mappings = json_array_size(um);
+    out->n_gid_mappings = json_array_size(gm);
+    for (size_t i = 0; i < out->n_uid_mappings && i < 2; i++) {
+        const json_t *m = json_array_get(um, i);
+        out->uid_mappings[i] = (struct oci_idmap){num(m, "hostID"), num(m, "containerID"),
+                                                  num(m, "size")};
+        m = json_array_get(gm, i);
+        out->gid_mappings[i] = (struct oci_idmap){num(m, "hostID"), num(m, "containerID"),
+                                                  num(m, "size")};
+    }
+    const json_t *res = json_object_get(x, "resources");
+    const json_t *rules = json_object_get(res, "devices");
+    out->n_dev_rules = json_array_size(rules);
+    struct oci_dev_rule *r = alloc(l, out->n_dev_rules, sizeof(*r));
+    for (size_t i = 0; r && i < out->n_dev_rules; i++) {
+        const json_t *e = json_array_get(rules, i);
+        r[i] = (struct oci_dev_rule){
+            .allow = json_is_true(json_object_get(e, "allow")), .type = str(e, "type"),
+            .has_major = json_object_get(e, "major") != NULL, .major = num(e, "major"),
+            .has_minor = json_object_get(e, "minor") != NULL, .minor = num(e, "minor"),
+            .access = str(e, "access")};
+    }
+    out->dev_rules = r;
+    const json_t *mem = json_object_get(res, "memory");
+    out->memory = (struct oci_memory){
+        .has_limit = json_object_get(mem, "limit"), .limit = num(mem, "limit"),
+        .has_reservation = json_object_get(mem, "reservation"),
+        .reservation = num(mem, "reservation"), .has_swap = json_object_get(mem, "swap"),
+        .swap = num(mem, "swap"), .has_swappiness = json_object_get(mem, "swappiness"),
+        .swappiness = num(mem, "swappiness"),
+        .disable_oom_killer = json_is_true(json_object_get(mem, "disableOOMKiller"))};
+    const json_t *cpu = json_object_get(res, "cpu");
+    out->cpu = (struct oci_cpu){.has_shares = json_object_get(cpu, "shares"),
+                                .shares = num(cpu, "shares"),
+                                .has_quota = json_object_get(cpu, "quota"),
+                                .quota = num(cpu, "quota"), .period = num(cpu, "period"),
+                                .cpus = str(cpu, "cpus")};
+    out->has_pids = json_object_get(res, "pids") != NULL;
+    out->pids_limit = num(json_object_get(res, "pids"), "limit");
+    out->has_blkio_weight = json_object_get(res, "blockIO") != NULL;
+    out->blkio_weight = num(json_object_get(res, "blockIO"), "weight");
+    out->cgroups_path = str(x, "cgroupsPath");
+    const json_t *ns = json_object_get(x, "namespaces");
+    for (size_t i = 0; i < json_array_size(ns); i++) {
+        l->ok = l->ok && strv_push(l->a, &out->namespaces, str(json_array_get(ns, i), "type")) == 0;
+    }
+    const json_t *devs = json_object_get(x, "devices");
+    out->n_devices = json_array_size(devs);
+    struct oci_device *d = alloc(l, out->n_devices, sizeof(*d));
+    for (size_t i = 0; d && i < out->n_devices; i++) {
+        const json_t *e = json_array_get(devs, i);
+        d[i] = (struct oci_device){.path = str(e, "path"), .type = str(e, "type"),
+                                   .has_numbers = json_object_get(e, "major") != NULL,
+                                   .major = num(e, "major"), .minor = num(e, "minor"),
+                                   .file_mode = num(e, "fileMode"), .uid = num(e, "uid"),
+                                   .gid = num(e, "gid")};
+    }
+    out->devices = d;
+    const json_t *sysctl = json_object_get(x, "sysctl");
+    out->n_sysctls = json_object_size(sysctl);
+    out->sysctl_keys = alloc(l, out->n_sysctls, sizeof(char *));
+    out->sysctl_values = alloc(l, out->n_sysctls, sizeof(char *));
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)sysctl, k, v)
+    {
+        out->sysctl_keys[i] = k;
+        out->sysctl_values[i++] = json_string_value(v);
+    }
+    out->seccomp = json_object_get(x, "seccomp");
+    out->rootfs_propagation = str(x, "rootfsPropagation");
+    strings(l, json_object_get(x, "maskedPaths"), &out->masked_paths);
+    strings(l, json_object_get(x, "readonlyPaths"), &out->readonly_paths);
+    out->intel_rdt = json_object_get(x, "intelRdt");
+    out->net_devices = json_object_get(x, "netDevices");
+}
+
+static void load_hooks(struct loader *l, const json_t *hooks, struct oci_config *out)
+{
+    out->n_hook_lists = json_object_size(hooks);
+    out->hook_lists = alloc(l, out->n_hook_lists, sizeof(*out->hook_lists));
+    size_t i = 0;
+    const char *name;
+    json_t *list;
+    json_object_foreach((json_t *)(uintptr_t)hooks, name, list)
+    {
+        struct oci_hook_list *hl = &out->hook_lists[i++];
+        hl->name = name;
+        hl->n = json_array_size(list);
+        hl->hooks = alloc(l, hl->n, sizeof(*hl->hooks));
+        for (size_t j = 0; hl->hooks && j < hl->n; j++) {
+            const json_t *h = json_array_get(list, j);
+            struct oci_hook *o = &hl->hooks[j];
+            o->path = str(h, "path");
+            strings(l, json_object_get(h, "args"), &o->args);
+            strings(l, json_object_get(h, "env"), &o->env);
+            o->has_timeout = json_object_get(h, "timeout") != NULL;
+            o->timeout = num(h, "timeout");
+        }
+    }
+}
+
+static bool load_config(struct arena *a, const json_t *c, struct oci_config *out)
+{
+    struct loader l = {.a = a, .ok = true};
+    memset(out, 0, sizeof(*out));
+    out->oci_version = str(c, "ociVersion");
+    out->root_path = str(json_object_get(c, "root"), "path");
+    out->root_readonly = json_is_true(json_object_get(json_object_get(c, "root"), "readonly"));
+    const json_t *mounts = json_object_get(c, "mounts");
+    out->n_mounts = json_array_size(mounts);
+    out->mounts = alloc(&l, out->n_mounts, sizeof(*out->mounts));
+    for (size_t i = 0; out->mounts && i < out->n_mounts; i++) {
+        const json_t *m = json_array_get(mounts, i);
+        out->mounts[i].destination = str(m, "destination");
+        out->mounts[i].type = str(m, "type");
+        out->mounts[i].source = str(m, "source");
+        strings(&l, json_object_get(m, "options"), &out->mounts[i].options);
+    }
+    load_process(&l, json_object_get(c, "process"), &out->process);
+    out->hostname = str(c, "hostname");
+    load_hooks(&l, json_object_get(c, "hooks"), out);
+    const json_t *ann = json_object_get(c, "annotations");
+    out->n_annotations = json_object_size(ann);
+    out->annotation_keys = alloc(&l, out->n_annotations, sizeof(char *));
+    out->annotation_values = alloc(&l, out->n_annotations, sizeof(char *));
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)ann, k, v)
+    {
+        out->annotation_keys[i] = k;
+        out->annotation_values[i++] = json_string_value(v);
+    }
+    load_linux(&l, json_object_get(c, "linux"), &out->linux_);
+    return l.ok;
+}
+
+static void every_golden_config_is_written_again_byte_for_byte(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/tests/render/cases", OCIRENDER_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int seen = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char path[4600];
+        snprintf(path, sizeof(path), "%s/%s/expected.json", dir, e->d_name);
+        size_t len;
+        char *text = harness_slurp(path, &len);
+        if (!text) {
+            continue;
+        }
+        json_error_t je;
+        json_t *v = jsonx_loadb(text, len, &je);
+        struct arena a;
+        arena_init(&a, 1u << 24);
+        struct oci_config c;
+        CHECK(v && load_config(&a, v, &c));
+        struct sbuf b;
+        sbuf_init(&b, 1u << 24);
+        struct jw w;
+        jw_init(&w, &b, false, 0);
+        oci_write_config(&w, &c);
+        CHECK_INT(jw_finish(&w), 0);
+        if (sbuf_len(&b) != len || memcmp(sbuf_str(&b), text, len) != 0) {
+            size_t at = 0;
+            while (at < len && at < sbuf_len(&b) && sbuf_str(&b)[at] == text[at]) {
+                at++;
+            }
+            fprintf(stderr, "%s: written config differs at byte %zu: ...%.60s\n", e->d_name, at,
+                    sbuf_str(&b) + (at > 20 ? at - 20 : 0));
+            CHECK(false);
+        }
+        seen++;
+        sbuf_free(&b);
+        arena_release(&a);
+        json_decref(v);
+        free(text);
+    }
+    if (d) {
+        closedir(d);
+    }
+    CHECK(seen >= 10);
+}
+
+HARNESS_MAIN(TEST(every_golden_config_is_written_again_byte_for_byte))
