@@ -64,6 +64,8 @@ struct bench_input {
     size_t len;
     struct render_params params;
     json_t *table; /* reference text -> fake value */
+    struct render_prepared *prepared; /* as ocirenderd does: constant parts made once */
+    struct render_settings settings;
 };
 
 #define USAGE_LINES                                                                            \
@@ -265,10 +267,10 @@ static NOINLINE int phase_secrets(const struct bench_input *in, struct iteration
     return 0;
 }
 
-static NOINLINE int phase_render(struct iteration *it, struct err *err)
+static NOINLINE int phase_render(const struct bench_input *in, struct iteration *it,
+                                 struct err *err)
 {
-    static const struct render_settings settings = {0};
-    return render_execute(it->req, &settings, it->values, &it->res, err);
+    return render_execute(it->req, &in->settings, it->values, &it->res, err);
 }
 
 static NOINLINE int phase_output(struct iteration *it, struct err *err)
@@ -290,7 +292,7 @@ static NOINLINE void phase_free(struct iteration *it)
 static int render_iteration(const struct bench_input *in, struct iteration *it, struct err *err)
 {
     memset(it, 0, sizeof(*it));
-    return phase_parse(in, it, err) || phase_secrets(in, it, err) || phase_render(it, err) ||
+    return phase_parse(in, it, err) || phase_secrets(in, it, err) || phase_render(in, it, err) ||
                    phase_output(it, err)
                ? -1
                : 0;
@@ -338,6 +340,10 @@ static int input_load(const struct bench_opts *o, struct bench_input *in)
     struct err err;
     err_init_issues(&err, &issues);
     int rc = table_build(in, &err);
+    in->settings.prepared = in->prepared = render_prepared_new();
+    if (rc == 0 && !in->prepared) {
+        rc = err_nomem(&err);
+    }
     if (rc == 0) {
         /* The whole path once: a spec that fails here would only time its error path. */
         struct iteration it;
@@ -354,6 +360,7 @@ static void input_release(struct bench_input *in)
 {
     free(in->text);
     json_decref(in->table);
+    render_prepared_free(in->prepared);
     memset(in, 0, sizeof(*in));
 }
 

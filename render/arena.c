@@ -26,7 +26,7 @@ static size_t align_up(size_t n)
     return (n + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
-static int arena_grow(struct arena *a, size_t need)
+static int arena_add_chunk(struct arena *a, size_t need)
 {
     size_t size = a->head ? a->head->size * 2 : ARENA_FIRST_CHUNK;
     if (size < need) {
@@ -51,13 +51,24 @@ static int arena_grow(struct arena *a, size_t need)
     return 0;
 }
 
+/* The allocation-failure sweep's hook (tests only); NULL in every program. */
+static arena_fail_fn fail_hook;
+
+void arena_set_fail_hook(arena_fail_fn fn)
+{
+    fail_hook = fn;
+}
+
 void *arena_alloc(struct arena *a, size_t size)
 {
+    if (fail_hook && fail_hook()) {
+        return NULL;
+    }
     size_t n = align_up(size ? size : 1);
     if (n < size) {
         return NULL; /* overflow */
     }
-    if ((size_t)(a->end - a->cur) < n && arena_grow(a, n)) {
+    if ((size_t)(a->end - a->cur) < n && arena_add_chunk(a, n)) {
         return NULL;
     }
     void *p = a->cur;
@@ -105,4 +116,24 @@ void arena_release(struct arena *a)
     }
     size_t limit = a->limit;
     arena_init(a, limit);
+}
+
+void *arena_grow(struct arena *a, void *v, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    if (n < *cap) {
+        return v;
+    }
+    size_t want = *cap ? *cap * 2 : first;
+    if (want <= n || want > SIZE_MAX / elem) {
+        return NULL;
+    }
+    void *grown = arena_alloc(a, want * elem);
+    if (!grown) {
+        return NULL;
+    }
+    if (n) {
+        memcpy(grown, v, n * elem);
+    }
+    *cap = want;
+    return grown;
 }

@@ -11,6 +11,7 @@
  * report that as out of memory. Not thread-safe: one arena belongs to one render at a time.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/compiler.h"
@@ -32,6 +33,18 @@ void *arena_alloc(struct arena *a, size_t size) WARN_UNUSED NONNULL(1);
 void *arena_calloc(struct arena *a, size_t n, size_t size) WARN_UNUSED NONNULL(1);
 /* A NUL-terminated copy of s[0..n). */
 char *arena_strndup(struct arena *a, const char *s, size_t n) WARN_UNUSED NONNULL(1);
+/* Room for `n + 1` items of `elem` bytes: `v` itself when `*cap` > n, else a copy with twice
+ * the room (at least `first`), *cap updated. NULL when the arena is exhausted. */
+void *arena_grow(struct arena *a, void *v, size_t n, size_t *cap, size_t elem,
+                 size_t first) WARN_UNUSED;
+/*
+ * For the allocation-failure sweep (tests/render/chaos.c): when set, every allocation first
+ * asks `fn` whether to fail, so each allocation site's out-of-memory path is exercised, not
+ * only the rare chunk malloc. Set it before any render starts; programs never set it.
+ */
+typedef bool (*arena_fail_fn)(void);
+void arena_set_fail_hook(arena_fail_fn fn);
+
 /* Wipe and free every chunk; the arena is empty and reusable afterwards. */
 void arena_release(struct arena *a) NONNULL(1);
 

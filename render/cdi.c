@@ -364,12 +364,12 @@ static const char *entry_label(const json_t *entry, size_t index, char *buf, siz
 }
 
 /* True when the specs of `kind` define the device `all` and no other (nvidia-ctk's WSL mode). */
-static bool kind_defines_only_all(const json_t *cdi, const char *kind)
+static bool kind_defines_only_all(json_t *const *entries, size_t n_entries, const char *kind)
 {
     bool all = false;
-    for (size_t i = 0; i < json_array_size(cdi); i++) {
+    for (size_t i = 0; i < n_entries; i++) {
         long long prio;
-        const json_t *spec = entry_spec(json_array_get(cdi, i), (long long)i, &prio);
+        const json_t *spec = entry_spec(entries[i], (long long)i, &prio);
         if (!str_eq(jsonx_get_str(spec, "kind"), kind)) {
             continue;
         }
@@ -384,14 +384,15 @@ static bool kind_defines_only_all(const json_t *cdi, const char *kind)
     return all;
 }
 
-int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char *count_path,
-                bool *present, bool *all_only, json_t **edits, struct err *err)
+int cdi_resolve(json_t *const *entries, size_t n_entries, const char *kind, unsigned count,
+                const char *count_path, bool *present, bool *all_only, json_t **edits,
+                struct err *err)
 {
     *present = false;
     *all_only = false;
-    for (size_t i = 0; i < json_array_size(cdi); i++) {
+    for (size_t i = 0; i < n_entries; i++) {
         long long prio;
-        const json_t *spec = entry_spec(json_array_get(cdi, i), (long long)i, &prio);
+        const json_t *spec = entry_spec(entries[i], (long long)i, &prio);
         if (str_eq(jsonx_get_str(spec, "kind"), kind)) {
             *present = true;
         }
@@ -400,7 +401,7 @@ int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char 
         *edits = NULL;
         return 0;
     }
-    *all_only = kind_defines_only_all(cdi, kind);
+    *all_only = kind_defines_only_all(entries, n_entries, kind);
     unsigned wanted = *all_only ? 1 : count;
     json_t *out = json_array();
     json_t *touched = json_array(); /* specs whose own edits were already added */
@@ -417,9 +418,9 @@ int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char 
         const json_t *best_spec = NULL, *best_dev = NULL;
         long long best_prio = -1;
         size_t best_index = 0;
-        for (size_t i = 0; i < json_array_size(cdi); i++) {
+        for (size_t i = 0; i < n_entries; i++) {
             long long prio;
-            const json_t *entry = json_array_get(cdi, i);
+            const json_t *entry = entries[i];
             const json_t *spec = entry_spec(entry, (long long)i, &prio);
             if (!str_eq(jsonx_get_str(spec, "kind"), kind)) {
                 continue;
@@ -434,7 +435,7 @@ int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char 
                     char a[128], b[128];
                     err_set(err, ERR_SPEC_INVALID, "host.cdi",
                             "CDI device %s=%s is defined twice at the same priority (%s and %s)",
-                            kind, name, entry_label(json_array_get(cdi, best_index), best_index, a,
+                            kind, name, entry_label(entries[best_index], best_index, a,
                                                     sizeof(a)),
                             entry_label(entry, i, b, sizeof(b)));
                     goto fail;

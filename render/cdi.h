@@ -12,6 +12,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -21,7 +22,7 @@
 extern const struct stype cdi_entry_type;
 
 /*
- * Resolve devices "0".."count-1" of `kind` against the normalized host.cdi list. A missing
+ * Resolve devices "0".."count-1" of `kind` against the normalized host.cdi entries. A missing
  * device is reported at `count_path` (the spec path of gpu.count).
  * *present tells whether any spec of `kind` exists (CDI is then authoritative).
  * *all_only tells that those specs define the device `all` and nothing else (what nvidia-ctk
@@ -29,8 +30,9 @@ extern const struct stype cdi_entry_type;
  * On success *edits is a new array of containerEdits objects in application order: each
  * touched spec's own edits once (on first use), then each device's edits, in request order.
  */
-int cdi_resolve(const json_t *cdi, const char *kind, unsigned count, const char *count_path,
-                bool *present, bool *all_only, json_t **edits, struct err *err);
+int cdi_resolve(json_t *const *entries, size_t n_entries, const char *kind, unsigned count,
+                const char *count_path, bool *present, bool *all_only, json_t **edits,
+                struct err *err);
 
 /* nvidia -> nvidia.com/gpu, amd -> amd.com/gpu, intel -> intel.com/gpu; others NULL. */
 const char *cdi_vendor_kind(const char *vendor);

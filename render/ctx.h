@@ -1,7 +1,14 @@
 #ifndef OCIRENDER_RENDER_CTX_H
 #define OCIRENDER_RENDER_CTX_H
 
-/* State of one render_execute() call, shared by the step files (env.c, process.c, ...). */
+/*
+ * State of one render_execute() call, shared by the step files (env.c, process.c, ...).
+ *
+ * Steps read the request's typed model (render/spec_model.h, render/request_model.h) and fill
+ * the typed config (render/oci.h). Everything a step allocates comes from `a`, the result's
+ * arena: nothing is freed one by one, and strings of the request are used in place (the
+ * result borrows from the request, which the caller frees last).
+ */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,47 +16,52 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "render/arena.h"
+#include "render/oci.h"
 #include "render/render.h"
+#include "render/request_model.h"
 #include "render/spec.h"
+#include "render/spec_model.h"
 
 struct rctx {
     const struct render_request *req;
     const struct render_settings *set;
     const json_t *secret_values;
     struct err *err;
+    struct arena *a; /* the result's arena */
 
-    const json_t *svc;       /* selected, normalized ServiceSpec */
-    const json_t *gpu;       /* resources.gpu or NULL */
-    char spath[ERR_PATH_MAX];/* "services.web" or "" for a bare ServiceSpec */
-    json_t *cdi_edits;       /* merged CDI edits when CDI is active, else NULL */
-    bool cdi_all;            /* CDI serves the request with the vendor's device `all` */
-    const json_t *wsl;       /* host.wsl: the node runs under WSL2; else NULL */
+    /* Inputs. */
+    const struct spec_service *svc;       /* the selected service */
+    const struct spec_resources *res;     /* svc->resources, or all-absent */
+    const struct spec_gpu *gpu;           /* resources.gpu or NULL */
+    const struct host_facts *host;        /* host facts (all-absent when none were given) */
+    const struct image_config *image;     /* the image config, or NULL */
+    const struct render_options *opt;     /* options (all-absent when none were given) */
+    const struct host_wsl *wsl;           /* host.wsl: the node runs under WSL2; else NULL */
+    char spath[ERR_PATH_MAX];             /* "services.web" or "" for a bare ServiceSpec */
+    json_t *cdi_edits;                    /* merged CDI edits when CDI is active, else NULL */
+    bool cdi_all;                         /* CDI serves the request with the device `all` */
     bool host_network;
     bool privileged;
     bool rootless;
     int cgroup_version;
     uint32_t uid, gid;
-    json_t *caps;            /* the bounding capability set (new reference) */
-    bool seccomp_unconfined; /* security_opt seccomp=unconfined */
+    struct strv caps;                     /* the bounding capability set */
+    bool seccomp_unconfined;              /* security_opt seccomp=unconfined */
 
-    /* Output under construction (new references, freed by render_execute). */
-    json_t *warnings;
-    json_t *files;
-    json_t *secret_files;    /* {NAME: {value, uid, gid, mode}}: secrets as files */
-    json_t *env;             /* ["K=V", ...] */
-    json_t *mounts;
-    json_t *devices;         /* linux.devices */
-    json_t *dev_rules;       /* linux.resources.devices */
-    json_t *additional_gids;
-    json_t *hooks;           /* {prestart: [...], ...} */
-    json_t *linux_extra;     /* intelRdt, netDevices from CDI */
+    /* Output under construction. The config lives in `a`; the three documents are new
+     * references that render_execute hands to the result. */
+    struct oci_config *cfg;
+    json_t *warnings;     /* [{code, message, path}] */
+    json_t *files;        /* {"resolv.conf": "...", "hosts": "..."} */
+    json_t *secret_files; /* {NAME: {value, uid, gid, mode}}: secrets as files */
+    json_t *linux_extra;  /* {intelRdt, netDevices} from CDI edits: c->cfg->linux_.extra */
 };
 
-/* Set up the context of one render (the lists it builds start empty). 0, or -1 (NOMEM in
- * `err`; rctx_release() is still due). */
+/* Set up the context of one render. 0, or -1 (NOMEM in `err`; rctx_release() is still due). */
 int rctx_init(struct rctx *c, const struct render_request *req, const struct render_settings *set,
-              const json_t *secrets, struct err *err);
-/* Release what the context still owns (the lists render_execute did not hand over). */
+              const json_t *secrets, struct arena *a, struct err *err);
+/* Release what the context still owns (the documents render_execute did not hand over). */
 void rctx_release(struct rctx *c);
 
 /* Spec path of a field of the selected service: "services.web.resources.memory". */
@@ -63,28 +75,33 @@ int rctx_warn(struct rctx *c, const char *code, const char *field, const char *f
     PRINTF(4, 5);
 int rctx_nomem(struct rctx *c);
 
+/* Arena helpers that report out of memory in c->err: a copy of `s`, a formatted string. */
+char *rctx_strdup(struct rctx *c, const char *s);
+char *rctx_printf(struct rctx *c, const char *fmt, ...) PRINTF(2, 3);
+
 /* Host facts. */
-const json_t *rctx_device_fact(const struct rctx *c, const char *path);
-bool rctx_has_facts(const struct rctx *c, const char *list); /* host.dirs / host.files given */
+const struct host_device *rctx_device_fact(const struct rctx *c, const char *path);
+bool rctx_has_facts(const struct rctx *c, const char *list); /* "dirs" / "files" given */
 bool rctx_fact_listed(const struct rctx *c, const char *list, const char *path);
 
 /* Steps, in the order render_execute runs them. Each returns 0 or -1 with c->err set. */
 int render_cdi(struct rctx *c);
 int render_env(struct rctx *c);
 int render_gpu_sharing_env(struct rctx *c);
-json_t *render_process(struct rctx *c);
+int render_process(struct rctx *c);
 int render_mounts(struct rctx *c);
 int render_devices(struct rctx *c);
-json_t *render_linux(struct rctx *c);
+int render_linux(struct rctx *c);
 int render_hooks_and_cdi_extras(struct rctx *c);
 /* Warnings for container fields the config cannot carry (unrendered.c). */
 int render_warn_unrendered(struct rctx *c);
 
-/* The default seccomp profile (seccomp.c): NULL without error when there is none. */
-json_t *render_seccomp(struct rctx *c, const json_t *caps, bool unconfined);
+/* The default seccomp profile (seccomp.c): fills c->cfg->linux_.seccomp, or leaves it empty
+ * when there is none. */
+int render_seccomp(struct rctx *c);
 
-/* Baked-in GPU device paths for a vendor (devices.c). -1 on OOM. */
-int render_gpu_candidates(const char *vendor, unsigned count, json_t *out);
+/* Baked-in GPU device paths for a vendor (devices.c), appended to `out`. -1 on OOM. */
+int render_gpu_candidates(struct arena *a, const char *vendor, unsigned count, struct strv *out);
 
 /* Secrets as files (secret_files.c): is KEY=VALUE one (KEY ends in _FILE, VALUE is $S:)?
  * secret_file_add records the resolved value and sets KEY=/run/secrets/NAME;
@@ -93,7 +110,7 @@ bool secret_file_key(const char *key, const char *value);
 int secret_file_add(struct rctx *c, const char *key, const char *value, const char *path);
 int render_secret_files(struct rctx *c);
 
-/* Env list helpers (env.c). */
+/* Env list helpers (env.c), on c->cfg->process.env. */
 int env_set(struct rctx *c, const char *key, size_t key_len, const char *value);
 int env_set_default(struct rctx *c, const char *key, const char *value);
 
@@ -105,8 +122,9 @@ struct userdb_user {
 int userdb_find_user(const char *passwd, const char *name, const uint32_t *uid,
                      struct userdb_user *out);
 int userdb_find_group(const char *group, const char *name, uint32_t *gid);
-/* Append (as integers) the gids of groups listing `user` as a member to `gids`, skipping
- * `primary` and duplicates. -1 on OOM. */
-int userdb_supplementary(const char *group, const char *user, uint32_t primary, json_t *gids);
+/* Append the gids of groups listing `user` as a member to `gids`, skipping `primary` and
+ * duplicates. -1 on OOM. */
+int userdb_supplementary(struct arena *a, const char *group, const char *user, uint32_t primary,
+                         struct oci_gids *gids);
 
 #endif

@@ -46,6 +46,7 @@ static int convert_object(struct jconv *jc, const json_t *v, struct dnode *n, in
     json_object_keylen_foreach((json_t *)(uintptr_t)v, key, klen, m)
     {
         struct dpair *p = &n->u.pairs[i++];
+        p->line = p->column = 0; /* JSON has no positions */
         p->key = arena_strndup(jc->arena, key, klen);
         p->klen = klen;
         p->val = p->key ? from_json(jc, m, depth + 1) : NULL;
@@ -156,9 +157,15 @@ struct dnode *dom_parse_json(struct arena *a, const char *buf, size_t len, struc
         err_set(err, ERR_SPEC_SYNTAX, "", "the document must be a JSON object");
         return NULL;
     }
+    struct dnode *out = dom_from_json(a, root, err);
+    json_decref(root);
+    return out;
+}
+
+struct dnode *dom_from_json(struct arena *a, const json_t *root, struct err *err)
+{
     struct jconv jc = {.arena = a};
     struct dnode *out = from_json(&jc, root, 1);
-    json_decref(root);
     if (jc.too_deep) {
         err_set(err, ERR_SPEC_SYNTAX, "", "the document nests deeper than %d levels",
                 LIMIT_SPEC_DEPTH);

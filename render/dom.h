@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "render/arena.h"
 
@@ -57,6 +59,9 @@ struct dnode *dom_parse_yaml(struct arena *a, const char *buf, size_t len,
                              struct err *err) WARN_UNUSED;
 struct dnode *dom_parse_json(struct arena *a, const char *buf, size_t len,
                              struct err *err) WARN_UNUSED;
+
+/* A document given as a jansson value (CLI overrides), with the same limits. */
+struct dnode *dom_from_json(struct arena *a, const json_t *root, struct err *err) WARN_UNUSED;
 
 /* Member `key` of a mapping node, or NULL. */
 const struct dnode *dom_get(const struct dnode *map, const char *key);

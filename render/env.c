@@ -2,6 +2,11 @@
  * process.env: each key once, layers lowest first:
  * image env, PATH/TERM defaults, spec env (sorted by key), options env (in order), CDI env
  * overrides, baked-in GPU and distributed-training defaults, MPS and time-slice overrides.
+ *
+ * The list is c->cfg->process.env, "KEY=VALUE" strings in the result's arena. An entry that
+ * already reads KEY=VALUE (image config, CDI, a constant default) is used in place; only
+ * entries joined from a key and a value are built. Entries may hold secret values: they live
+ * only in the arena, which is wiped when the result is released.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +22,10 @@
 #define SECRET_PREFIX "$S:"
 #define ENV_PREFIX "$E:"
 
+/* One KEY=VALUE entry is at most 4 MiB; a longer one is reported as out of memory, as the
+ * bounded builder the list was first made with did (errors must not change). */
+#define ENV_ENTRY_MAX ((size_t)1 << 22)
+
 /* ---- the env list ---- */
 
 static bool entry_has_key(const char *entry, const char *key, size_t key_len)
@@ -26,43 +35,82 @@ static bool entry_has_key(const char *entry, const char *key, size_t key_len)
 
 static bool env_has(const struct rctx *c, const char *key, size_t key_len)
 {
-    for (size_t i = 0; i < json_array_size(c->env); i++) {
-        if (entry_has_key(json_string_value(json_array_get(c->env, i)), key, key_len)) {
+    const struct strv *env = &c->cfg->process.env;
+    for (size_t i = 0; i < env->n; i++) {
+        if (entry_has_key(env->v[i], key, key_len)) {
             return true;
         }
     }
     return false;
 }
 
-/* "Override": drop every entry with this key, then append KEY=VALUE. */
-int env_set(struct rctx *c, const char *key, size_t key_len, const char *value)
+/* First half of an override: drop every entry with this key (the others keep their order),
+ * then make sure one more entry is allowed. */
+static int env_drop(struct rctx *c, const char *key, size_t key_len)
 {
-    for (size_t i = json_array_size(c->env); i-- > 0;) {
-        if (entry_has_key(json_string_value(json_array_get(c->env, i)), key, key_len)) {
-            json_array_remove(c->env, i);
+    struct strv *env = &c->cfg->process.env;
+    size_t kept = 0;
+    for (size_t i = 0; i < env->n; i++) {
+        if (!entry_has_key(env->v[i], key, key_len)) {
+            env->v[kept++] = env->v[i];
         }
     }
-    if (json_array_size(c->env) >= LIMIT_ENV_ENTRIES) {
+    env->n = kept;
+    if (env->n >= LIMIT_ENV_ENTRIES) {
         return rctx_fail(c, "env", "too many environment variables (more than %d)",
                          LIMIT_ENV_ENTRIES);
     }
-    struct sbuf b;
-    sbuf_init_secret(&b, (size_t)1 << 22); /* the value may be a secret */
-    if (sbuf_addn(&b, key, key_len) || sbuf_addc(&b, '=') || sbuf_add(&b, value)) {
-        return rctx_nomem(c);
-    }
-    json_t *s = json_stringn(sbuf_str(&b), sbuf_len(&b));
-    sbuf_free_secret(&b);
-    if (!s || json_array_append_new(c->env, s)) {
-        return rctx_nomem(c);
-    }
     return 0;
+}
+
+static int env_append(struct rctx *c, const char *entry)
+{
+    return strv_push(c->a, &c->cfg->process.env, entry) ? rctx_nomem(c) : 0;
+}
+
+/* "Override" with an entry that already reads KEY=VALUE: it is used in place, so it must live
+ * as long as the result (request strings, CDI edits the result keeps, string literals). */
+static int env_put(struct rctx *c, const char *key, size_t key_len, const char *entry)
+{
+    if (env_drop(c, key, key_len)) {
+        return -1;
+    }
+    return strlen(entry) > ENV_ENTRY_MAX ? rctx_nomem(c) : env_append(c, entry);
+}
+
+/* "Override": drop every entry with this key, then append KEY=VALUE. */
+int env_set(struct rctx *c, const char *key, size_t key_len, const char *value)
+{
+    if (env_drop(c, key, key_len)) {
+        return -1;
+    }
+    size_t value_len = strlen(value);
+    if (value_len > ENV_ENTRY_MAX || key_len + 1 > ENV_ENTRY_MAX - value_len) {
+        return rctx_nomem(c);
+    }
+    char *entry = arena_alloc(c->a, key_len + 1 + value_len + 1);
+    if (!entry) {
+        return rctx_nomem(c);
+    }
+    memcpy(entry, key, key_len);
+    entry[key_len] = '=';
+    memcpy(entry + key_len + 1, value, value_len + 1);
+    return env_append(c, entry);
 }
 
 int env_set_default(struct rctx *c, const char *key, const char *value)
 {
     size_t n = strlen(key);
     return env_has(c, key, n) ? 0 : env_set(c, key, n, value);
+}
+
+/* A default whose entry is a constant: KEY and VALUE are string literals. */
+#define ENV_CONST_DEFAULT(c, KEY, VALUE) env_const_default(c, KEY, KEY "=" VALUE)
+
+static int env_const_default(struct rctx *c, const char *key, const char *entry)
+{
+    size_t n = strlen(key);
+    return env_has(c, key, n) ? 0 : env_put(c, key, n, entry);
 }
 
 /* ---- $S: references (the original's grammar plus @N version pins) ---- */
@@ -273,31 +321,31 @@ int render_parse_secret_ref(const char *value, const char *base_scope, const cha
 
 /* ---- spec env ---- */
 
-static int cmp_keys(const void *a, const void *b)
+/* One spec env variable; the spec map is sorted into a list of these. */
+struct env_item {
+    const char *key, *value;
+};
+
+static int cmp_items(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const struct env_item *)a)->key, ((const struct env_item *)b)->key);
 }
 
-/* The spec env keys in sorted order (borrowed strings). NULL on OOM or an empty map. */
-static const char **sorted_env_keys(const json_t *env, size_t *n)
+/* The spec env sorted by key (borrowed strings), in `a`. NULL on OOM or an empty map. */
+static const struct env_item *sorted_env(struct arena *a, const struct mmap *env)
 {
-    *n = json_object_size(env);
-    if (*n == 0) {
+    if (env->n == 0) {
         return NULL;
     }
-    const char **keys = calloc(*n, sizeof(*keys));
-    if (!keys) {
+    struct env_item *items = arena_calloc(a, env->n, sizeof(*items));
+    if (!items) {
         return NULL;
     }
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)(uintptr_t)env, k, v)
-    {
-        keys[i++] = k;
+    for (size_t i = 0; i < env->n; i++) {
+        items[i] = (struct env_item){.key = env->keys[i], .value = mmap_str(env, i)};
     }
-    qsort(keys, *n, sizeof(*keys), cmp_keys);
-    return keys;
+    qsort(items, env->n, sizeof(*items), cmp_items);
+    return items;
 }
 
 /* The service-relative field of a spec env key: env.NAME, or env["odd name"]. */
@@ -338,44 +386,44 @@ static int keep_bad_ref(struct render_request *req, const char *key, const struc
     return req->bad_ref_key && req->bad_ref_msg ? 0 : err_nomem(err);
 }
 
+/* The references are the request's (malloc'd: render_secret_refs_release frees them); the
+ * sorted view of the env is a scratch list in the request's arena. */
 int request_parse_secret_refs(struct render_request *req, struct err *err)
 {
     struct rctx c;
     request_path_ctx(req, &c, err);
     struct render_secret_refs *out = &req->refs;
-    const json_t *env = json_object_get(req->service, "env");
-    size_t n;
-    const char **keys = sorted_env_keys(env, &n);
-    if (n && !keys) {
+    const struct mmap *env = &req->service->env;
+    size_t n = env->n;
+    const struct env_item *items = sorted_env(&req->arena, env);
+    if (n && !items) {
         return err_nomem(err);
     }
     out->items = n ? calloc(n, sizeof(*out->items)) : NULL;
     if (n && !out->items) {
-        free(keys);
         return err_nomem(err);
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0 && !req->bad_ref_key; i++) {
-        const char *value = jsonx_get_str(env, keys[i]);
+        const char *key = items[i].key, *value = items[i].value;
         if (!str_has_prefix(value, SECRET_PREFIX)) {
             continue;
         }
         char path[ERR_PATH_MAX];
-        env_field_path(&c, keys[i], path, sizeof(path));
+        env_field_path(&c, key, path, sizeof(path));
         struct render_secret_ref *r = &out->items[out->n];
         struct err perr;
         err_init(&perr);
         if (render_parse_secret_ref(value, req->scope, path, r, &perr)) {
-            rc = perr.code == ERR_NOMEM ? err_nomem(err) : keep_bad_ref(req, keys[i], &perr, err);
+            rc = perr.code == ERR_NOMEM ? err_nomem(err) : keep_bad_ref(req, key, &perr, err);
             continue;
         }
         out->n++;
-        r->env = str_dup(keys[i]);
+        r->env = str_dup(key);
         if (!r->env) {
             rc = err_nomem(err);
         }
     }
-    free(keys);
     return rc;
 }
 
@@ -423,9 +471,16 @@ int render_request_secret_refs(const struct render_request *req, struct render_s
     return 0;
 }
 
+/* $E: reads host.env first, then the server environment the settings allow. */
 static const char *lookup_env_fact(const struct rctx *c, const char *name)
 {
-    const char *v = jsonx_get_str(json_object_get(c->req->host, "env"), name);
+    const struct mmap *env = &c->host->env;
+    const char *v = NULL;
+    for (size_t i = 0; i < env->n && !v; i++) {
+        if (strcmp(env->keys[i], name) == 0) {
+            v = mmap_str(env, i);
+        }
+    }
     if (!v && c->set->server_env) {
         v = jsonx_get_str(c->set->server_env, name);
     }
@@ -513,11 +568,16 @@ static int valid_env_key(struct rctx *c, const char *key)
     return 0;
 }
 
+/* The image's entries already read KEY=VALUE: they go in as they are. One without a key is
+ * skipped with a warning at its place in the image config (not a spec path). */
 static int image_env(struct rctx *c)
 {
-    const json_t *list = json_object_get(c->req->image_config, "Env");
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        const char *e = json_string_value(json_array_get(list, i));
+    if (!c->image) {
+        return 0;
+    }
+    const struct mlist *list = &c->image->env;
+    for (size_t i = 0; i < list->n; i++) {
+        const char *e = mlist_str(list, i);
         const char *eq = strchr(e, '=');
         if (!eq || eq == e) {
             char path[64];
@@ -529,7 +589,7 @@ static int image_env(struct rctx *c)
             }
             continue;
         }
-        if (env_set(c, e, (size_t)(eq - e), eq + 1)) {
+        if (env_put(c, e, (size_t)(eq - e), e)) {
             return -1;
         }
     }
@@ -538,16 +598,15 @@ static int image_env(struct rctx *c)
 
 static int options_env(struct rctx *c)
 {
-    const json_t *pairs = json_object_get(c->req->options, "env");
-    for (size_t i = 0; i < json_array_size(pairs); i++) {
-        const json_t *p = json_array_get(pairs, i);
-        const char *k = json_string_value(json_array_get(p, 0));
-        if (!env_key_ok(k)) {
+    const struct mlist *pairs = &c->opt->env;
+    for (size_t i = 0; i < pairs->n; i++) {
+        const struct env_pair *p = mlist_ptr(pairs, i);
+        if (!env_key_ok(p->name)) {
             char path[64];
             snprintf(path, sizeof(path), "options.env[%zu][0]", i);
             return env_key_error(c, path);
         }
-        if (env_set(c, k, strlen(k), json_string_value(json_array_get(p, 1)))) {
+        if (env_set(c, p->name, strlen(p->name), p->value)) {
             return -1;
         }
     }
@@ -567,43 +626,68 @@ static int set_spec_env(struct rctx *c, const char *key, const char *raw, const 
 
 int render_env(struct rctx *c)
 {
-    if (image_env(c) || env_set_default(c, "PATH", DEFAULT_PATH) ||
-        env_set_default(c, "TERM", "xterm")) {
+    if (image_env(c) || ENV_CONST_DEFAULT(c, "PATH", DEFAULT_PATH) ||
+        ENV_CONST_DEFAULT(c, "TERM", "xterm")) {
         return -1;
     }
-    const json_t *env = json_object_get(c->svc, "env");
-    size_t n;
-    const char **keys = sorted_env_keys(env, &n);
-    if (n && !keys) {
+    const struct mmap *env = &c->svc->env;
+    const struct env_item *items = sorted_env(c->a, env);
+    if (env->n && !items) {
         return rctx_nomem(c);
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *raw = jsonx_get_str(env, keys[i]);
+    for (size_t i = 0; i < env->n; i++) {
+        const char *key = items[i].key, *raw = items[i].value;
         const char *value;
-        if (valid_env_key(c, keys[i]) || resolve_value(c, keys[i], raw, &value) ||
-            set_spec_env(c, keys[i], raw, value)) {
-            free(keys);
+        if (valid_env_key(c, key) || resolve_value(c, key, raw, &value) ||
+            set_spec_env(c, key, raw, value)) {
             return -1;
         }
     }
-    free(keys);
     return options_env(c);
 }
 
 /* ---- GPU env: CDI overrides, baked-in defaults, MPS, time-slicing, distributed ---- */
 
+/* Every entry of the CDI edits' env lists, in order. They read KEY=VALUE (the CDI loader
+ * checks it) and are used in place: the result keeps the edits (render/oci.h). */
+static int cdi_env(struct rctx *c)
+{
+    for (size_t i = 0; i < json_array_size(c->cdi_edits); i++) {
+        const json_t *list = json_object_get(json_array_get(c->cdi_edits, i), "env");
+        for (size_t j = 0; j < json_array_size(list); j++) {
+            const char *e = json_string_value(json_array_get(list, j));
+            const char *eq = strchr(e, '=');
+            if (env_put(c, e, (size_t)(eq - e), e)) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Room for "0,1,...,N-1" with every id of at most 4 digits (gpu.count <= LIMIT_GPU_COUNT). */
+#define GPU_IDS_MAX (LIMIT_GPU_COUNT * 5)
+
+/* The GPU ids "0,1,...,count-1" into buf. -1 when they do not fit. */
+static int gpu_ids(long long count, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (long long i = 0; i < count; i++) {
+        int n = snprintf(buf + len, size - len, "%s%lld", i ? "," : "", i);
+        if (n < 0 || (size_t)n >= size - len) {
+            return -1;
+        }
+        len += (size_t)n;
+    }
+    return 0;
+}
+
 static int gpu_visibility_env(struct rctx *c)
 {
     if (c->cdi_edits) {
-        for (size_t i = 0; i < json_array_size(c->cdi_edits); i++) {
-            const json_t *list = json_object_get(json_array_get(c->cdi_edits, i), "env");
-            for (size_t j = 0; j < json_array_size(list); j++) {
-                const char *e = json_string_value(json_array_get(list, j));
-                const char *eq = strchr(e, '=');
-                if (env_set(c, e, (size_t)(eq - e), eq + 1)) {
-                    return -1;
-                }
-            }
+        if (cdi_env(c)) {
+            return -1;
         }
         /* The device `all` exposes every GPU: the visibility defaults keep gpu.count's say. */
         if (!c->cdi_all) {
@@ -613,18 +697,11 @@ static int gpu_visibility_env(struct rctx *c)
     if (!c->gpu) {
         return 0;
     }
-    const json_t *cj = json_object_get(c->gpu, "count");
-    long long count = cj ? json_integer_value(cj) : 1;
-    struct sbuf list;
-    sbuf_init(&list, 16384);
-    for (long long i = 0; i < count; i++) {
-        if (sbuf_addf(&list, "%s%lld", i ? "," : "", i)) {
-            return rctx_nomem(c);
-        }
+    char ids[GPU_IDS_MAX + 1];
+    if (gpu_ids(c->gpu->count.set ? c->gpu->count.v : 1, ids, sizeof(ids))) {
+        return rctx_nomem(c);
     }
-    const char *vendor = jsonx_get_str(c->gpu, "vendor");
-    vendor = vendor ? vendor : "nvidia";
-    const char *ids = sbuf_str(&list);
+    const char *vendor = c->gpu->vendor ? c->gpu->vendor : "nvidia";
     int rc = 0;
     if (strcmp(vendor, "nvidia") == 0) {
         rc = env_set_default(c, "NVIDIA_VISIBLE_DEVICES", ids) ||
@@ -635,14 +712,7 @@ static int gpu_visibility_env(struct rctx *c)
     } else if (strcmp(vendor, "intel") == 0) {
         rc = env_set_default(c, "ZE_AFFINITY_MASK", ids);
     }
-    sbuf_free(&list);
     return rc ? -1 : 0;
-}
-
-static const char *mps_dir(const struct rctx *c, const char *field, const char *fallback)
-{
-    const char *v = jsonx_get_str(c->gpu, field);
-    return v ? v : fallback;
 }
 
 /* MPS directories must exist on the node: checked against host.dirs when sent. */
@@ -667,14 +737,14 @@ static int check_mps_dir(struct rctx *c, const char *field, const char *dir, con
     return 0;
 }
 
-/* The value of `key` in the env list (borrowed until the list changes), or NULL. */
+/* The value of `key` in the env list (borrowed), or NULL. */
 static const char *env_get(const struct rctx *c, const char *key)
 {
+    const struct strv *env = &c->cfg->process.env;
     size_t n = strlen(key);
-    for (size_t i = 0; i < json_array_size(c->env); i++) {
-        const char *e = json_string_value(json_array_get(c->env, i));
-        if (entry_has_key(e, key, n)) {
-            return e + n + 1;
+    for (size_t i = 0; i < env->n; i++) {
+        if (entry_has_key(env->v[i], key, n)) {
+            return env->v[i] + n + 1;
         }
     }
     return NULL;
@@ -694,6 +764,16 @@ static bool path_list_has(const char *list, const char *dir)
     }
 }
 
+static bool wsl_lib_dir_listed(const struct host_wsl *wsl, const char *dir)
+{
+    for (size_t i = 0; i < wsl->lib_dirs.n; i++) {
+        if (str_eq(mlist_str(&wsl->lib_dirs, i), dir)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * WSL2 (docs/wsl2.md): the Windows driver's user-space libraries (libcuda, libdxcore, ...) are
  * in the WSL library directories, bind-mounted read-only (mounts.c); the dynamic loader must
@@ -706,33 +786,52 @@ static int wsl_library_path(struct rctx *c)
     if (!c->gpu || !c->wsl) {
         return 0;
     }
-    const json_t *dirs = json_object_get(c->wsl, "lib_dirs");
     const char *old = env_get(c, "LD_LIBRARY_PATH");
-    struct sbuf b;
-    sbuf_init(&b, (size_t)1 << 22);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof(order) / sizeof(order[0]); i++) {
-        bool listed = false;
-        for (size_t j = 0; j < json_array_size(dirs); j++) {
-            listed = listed || str_eq(json_string_value(json_array_get(dirs, j)), order[i]);
-        }
-        if (listed && !(old && path_list_has(old, order[i]))) {
-            rc = (sbuf_len(&b) && sbuf_addc(&b, ':')) || sbuf_add(&b, order[i]);
+    char dirs[64]; /* both directories joined */
+    size_t len = 0;
+    dirs[0] = '\0';
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if (wsl_lib_dir_listed(c->wsl, order[i]) && !(old && path_list_has(old, order[i]))) {
+            len += (size_t)snprintf(dirs + len, sizeof(dirs) - len, "%s%s", len ? ":" : "",
+                                    order[i]);
         }
     }
-    if (rc) {
-        return rctx_nomem(c);
-    }
-    if (sbuf_len(&b) == 0) {
-        sbuf_free(&b);
+    if (len == 0) {
         return 0;
     }
-    if (old && *old && (sbuf_addc(&b, ':') || sbuf_add(&b, old))) {
-        return rctx_nomem(c);
+    const char *value = dirs;
+    if (old && *old) {
+        /* The old value may be a secret: the joined value is built in the arena only. */
+        if (strlen(old) > ENV_ENTRY_MAX - len - 1) {
+            return rctx_nomem(c);
+        }
+        value = rctx_printf(c, "%s:%s", dirs, old);
+        if (!value) {
+            return -1;
+        }
     }
-    rc = env_set(c, "LD_LIBRARY_PATH", strlen("LD_LIBRARY_PATH"), sbuf_str(&b));
-    sbuf_free_secret(&b);
-    return rc;
+    return env_set(c, "LD_LIBRARY_PATH", strlen("LD_LIBRARY_PATH"), value);
+}
+
+/* resources.gpu.distributed: the rendezvous defaults of torch.distributed. */
+static int distributed_env(struct rctx *c, const struct spec_distributed *dist)
+{
+    const char *backend = dist->backend ? dist->backend : "nccl";
+    char port[24];
+    snprintf(port, sizeof(port), "%lld", dist->master_port.set ? dist->master_port.v : 29500ll);
+    if (env_set_default(c, "MASTER_PORT", port) ||
+        env_set_default(c, "MASTER_ADDR", c->req->container_service) ||
+        ENV_CONST_DEFAULT(c, "WORLD_SIZE", "1") || ENV_CONST_DEFAULT(c, "RANK", "0") ||
+        ENV_CONST_DEFAULT(c, "LOCAL_RANK", "0")) {
+        return -1;
+    }
+    if (strcmp(backend, "nccl") == 0) {
+        return ENV_CONST_DEFAULT(c, "NCCL_SOCKET_IFNAME", "eth0");
+    }
+    if (strcmp(backend, "gloo") == 0) {
+        return ENV_CONST_DEFAULT(c, "GLOO_SOCKET_IFNAME", "eth0");
+    }
+    return 0;
 }
 
 int render_gpu_sharing_env(struct rctx *c)
@@ -743,10 +842,10 @@ int render_gpu_sharing_env(struct rctx *c)
     if (!c->gpu) {
         return 0;
     }
-    const char *sharing = jsonx_get_str(c->gpu, "sharing");
+    const char *sharing = c->gpu->sharing;
     if (str_eq(sharing, "mps")) {
-        const char *pipe = mps_dir(c, "mps_pipe_dir", "/tmp/nvidia-mps");
-        const char *log = mps_dir(c, "mps_log_dir", "/tmp/nvidia-log");
+        const char *pipe = c->gpu->mps_pipe_dir ? c->gpu->mps_pipe_dir : "/tmp/nvidia-mps";
+        const char *log = c->gpu->mps_log_dir ? c->gpu->mps_log_dir : "/tmp/nvidia-log";
         if (check_mps_dir(c, "mps_pipe_dir", pipe, "pipe") ||
             check_mps_dir(c, "mps_log_dir", log, "log") ||
             env_set(c, "CUDA_MPS_PIPE_DIRECTORY", strlen("CUDA_MPS_PIPE_DIRECTORY"), pipe) ||
@@ -754,34 +853,12 @@ int render_gpu_sharing_env(struct rctx *c)
             return -1;
         }
     }
-    const json_t *index = json_object_get(c->gpu, "time_slice_index");
-    if (str_eq(sharing, "time-slice") && index) {
+    if (str_eq(sharing, "time-slice") && c->gpu->time_slice_index.set) {
         char v[24];
-        snprintf(v, sizeof(v), "%lld", (long long)json_integer_value(index));
+        snprintf(v, sizeof(v), "%lld", c->gpu->time_slice_index.v);
         if (env_set(c, "CUDA_VISIBLE_DEVICES", strlen("CUDA_VISIBLE_DEVICES"), v)) {
             return -1;
         }
     }
-    const json_t *dist = json_object_get(c->gpu, "distributed");
-    if (!dist) {
-        return 0;
-    }
-    const json_t *port = json_object_get(dist, "master_port");
-    const char *backend = jsonx_get_str(dist, "backend");
-    backend = backend ? backend : "nccl";
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%lld", port ? (long long)json_integer_value(port) : 29500ll);
-    if (env_set_default(c, "MASTER_PORT", portbuf) ||
-        env_set_default(c, "MASTER_ADDR", c->req->container_service) ||
-        env_set_default(c, "WORLD_SIZE", "1") || env_set_default(c, "RANK", "0") ||
-        env_set_default(c, "LOCAL_RANK", "0")) {
-        return -1;
-    }
-    if (strcmp(backend, "nccl") == 0) {
-        return env_set_default(c, "NCCL_SOCKET_IFNAME", "eth0");
-    }
-    if (strcmp(backend, "gloo") == 0) {
-        return env_set_default(c, "GLOO_SOCKET_IFNAME", "eth0");
-    }
-    return 0;
+    return c->gpu->distributed ? distributed_env(c, c->gpu->distributed) : 0;
 }

@@ -1,67 +1,54 @@
 /*
  * The linux object: id mappings,
- * resources, cgroupsPath, namespaces, devices, sysctl, propagation, masked/readonly paths.
+ * resources, cgroupsPath, namespaces, sysctl, seccomp, propagation, masked/readonly paths
+ * (docs/rendering.md). linux.devices and linux.resources.devices are devices.c's, intelRdt and
+ * netDevices come from CDI (render_hooks_and_cdi_extras); this step reads neither.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/jsonx.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
 #include "render/units.h"
 
-static int set_new(struct rctx *c, json_t *obj, const char *key, json_t *v)
-{
-    return json_object_set_new(obj, key, v) ? rctx_nomem(c) : 0;
-}
-
 /* Rootless (host.user.uid != 0): the user itself as 0, then its subordinate range as 1... */
-static json_t *id_mappings(struct rctx *c, const char *id_key, const char *subid_key)
+static size_t id_mappings(long long host_id, const struct host_subid *sub, struct oci_idmap *maps)
 {
-    const json_t *user = json_object_get(c->req->host, "user");
-    const json_t *sub = json_object_get(c->req->host, subid_key);
-    json_int_t host_id = json_integer_value(json_object_get(user, id_key));
-    json_t *maps = json_pack("[{s:I, s:i, s:i}]", "hostID", host_id, "containerID", 0, "size", 1);
-    if (maps && sub) {
-        json_t *m = json_pack("{s:O, s:i, s:O}", "hostID", json_object_get(sub, "start"),
-                              "containerID", 1, "size", json_object_get(sub, "count"));
-        if (!m || json_array_append_new(maps, m)) {
-            json_decref(maps);
-            maps = NULL;
-        }
+    maps[0] = (struct oci_idmap){.host_id = host_id, .container_id = 0, .size = 1};
+    if (!sub) {
+        return 1;
     }
-    if (!maps) {
-        rctx_nomem(c);
-    }
-    return maps;
+    maps[1] = (struct oci_idmap){.host_id = sub->start.v, .container_id = 1, .size = sub->count.v};
+    return 2;
 }
 
-static bool ns_host(const struct rctx *c, const char *field)
+static bool ns_host(const char *mode)
 {
-    return str_eq(jsonx_get_str(c->svc, field), "host");
+    return str_eq(mode, "host");
 }
 
-static int check_ns_mode(struct rctx *c, const char *field)
+static int check_ns_mode(struct rctx *c, const char *field, const char *v)
 {
-    const char *v = jsonx_get_str(c->svc, field);
     if (!v || !*v || strcmp(v, "host") == 0 || strcmp(v, "private") == 0) {
         return 0;
     }
     return rctx_fail(c, field, "%s '%s' is not supported (use host or private)", field, v);
 }
 
-static json_t *namespaces(struct rctx *c)
+static int namespaces(struct rctx *c, struct strv *out)
 {
-    if (check_ns_mode(c, "pid_mode") || check_ns_mode(c, "ipc_mode")) {
-        return NULL;
+    const char *pid_mode = c->svc->pid_mode, *ipc_mode = c->svc->ipc_mode;
+    if (check_ns_mode(c, "pid_mode", pid_mode) || check_ns_mode(c, "ipc_mode", ipc_mode)) {
+        return -1;
     }
     const char *names[8];
     size_t n = 0;
-    if (!ns_host(c, "pid_mode")) {
+    if (!ns_host(pid_mode)) {
         names[n++] = "pid";
     }
-    if (!ns_host(c, "ipc_mode")) {
+    if (!ns_host(ipc_mode)) {
         names[n++] = "ipc";
     }
     names[n++] = "uts";
@@ -76,17 +63,12 @@ static json_t *namespaces(struct rctx *c)
     if (c->rootless || c->cgroup_version == 2) {
         names[n++] = "cgroup";
     }
-    json_t *list = json_array();
-    for (size_t i = 0; list && i < n; i++) {
-        if (json_array_append_new(list, json_pack("{s:s}", "type", names[i]))) {
-            json_decref(list);
-            list = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strv_push(c->a, out, names[i])) {
+            return rctx_nomem(c);
         }
     }
-    if (!list) {
-        rctx_nomem(c);
-    }
-    return list;
+    return 0;
 }
 
 static uint64_t memory_bytes(const char *text)
@@ -96,60 +78,51 @@ static uint64_t memory_bytes(const char *text)
     return units_parse_memory(text, &v, why, sizeof(why)) == 0 ? v : 0;
 }
 
-static int memory_resources(struct rctx *c, const json_t *r, json_t *res)
+static int memory_resources(struct rctx *c, const struct spec_resources *r, struct oci_memory *mem)
 {
-    json_t *mem = json_object();
-    if (!mem) {
-        return rctx_nomem(c);
-    }
-    const char *limit_s = jsonx_get_str(r, "memory");
-    const char *resv_s = jsonx_get_str(r, "memory_reservation");
-    const char *swap_s = jsonx_get_str(r, "memory_swap");
-    const json_t *swappiness = json_object_get(r, "memory_swappiness");
+    const char *limit_s = r->memory;
+    const char *resv_s = r->memory_reservation;
+    const char *swap_s = r->memory_swap;
     uint64_t limit = limit_s ? memory_bytes(limit_s) : 0;
-    int rc = 0;
     if (limit_s) {
-        rc = set_new(c, mem, "limit", json_integer((json_int_t)limit));
+        mem->has_limit = true;
+        mem->limit = (long long)limit;
     }
-    if (!rc && resv_s) {
+    if (resv_s) {
         uint64_t resv = memory_bytes(resv_s);
         if (limit_s && resv > limit) {
-            rc = rctx_fail(c, "resources.memory_reservation",
-                           "memory_reservation %s is above the memory limit %s", resv_s, limit_s);
-        } else {
-            rc = set_new(c, mem, "reservation", json_integer((json_int_t)resv));
+            return rctx_fail(c, "resources.memory_reservation",
+                             "memory_reservation %s is above the memory limit %s", resv_s,
+                             limit_s);
         }
+        mem->has_reservation = true;
+        mem->reservation = (long long)resv;
     }
-    if (!rc && swap_s) {
+    if (swap_s) {
         bool unlimited = strcmp(swap_s, "-1") == 0;
         uint64_t swap = unlimited ? 0 : memory_bytes(swap_s);
         if (!limit_s) {
-            rc = rctx_fail(c, "resources.memory_swap",
-                           "memory_swap needs a memory limit (it is memory plus swap)");
-        } else if (!unlimited && swap < limit) {
-            rc = rctx_fail(c, "resources.memory_swap",
-                           "memory_swap %s is below the memory limit %s (it counts memory plus "
-                           "swap)",
-                           swap_s, limit_s);
-        } else {
-            rc = set_new(c, mem, "swap", json_integer(unlimited ? -1 : (json_int_t)swap));
+            return rctx_fail(c, "resources.memory_swap",
+                             "memory_swap needs a memory limit (it is memory plus swap)");
         }
-    }
-    if (!rc && swappiness) {
-        if (json_integer_value(swappiness) > 100) {
-            rc = rctx_fail(c, "resources.memory_swappiness", "memory_swappiness must be 0..100");
-        } else {
-            rc = set_new(c, mem, "swappiness", json_integer(json_integer_value(swappiness)));
+        if (!unlimited && swap < limit) {
+            return rctx_fail(c, "resources.memory_swap",
+                             "memory_swap %s is below the memory limit %s (it counts memory plus "
+                             "swap)",
+                             swap_s, limit_s);
         }
+        mem->has_swap = true;
+        mem->swap = unlimited ? -1 : (long long)swap;
     }
-    if (!rc && json_is_true(json_object_get(r, "oom_kill_disable"))) {
-        rc = set_new(c, mem, "disableOOMKiller", json_true());
+    if (r->memory_swappiness.set) {
+        if (r->memory_swappiness.v > 100) {
+            return rctx_fail(c, "resources.memory_swappiness", "memory_swappiness must be 0..100");
+        }
+        mem->has_swappiness = true;
+        mem->swappiness = r->memory_swappiness.v;
     }
-    if (!rc && json_object_size(mem)) {
-        return set_new(c, res, "memory", mem);
-    }
-    json_decref(mem);
-    return rc;
+    mem->disable_oom_killer = r->oom_kill_disable.set && r->oom_kill_disable.v;
+    return 0;
 }
 
 /* cpuset syntax: "0-3,6" */
@@ -188,80 +161,67 @@ static bool valid_cpuset(const char *s)
     return true;
 }
 
-static int cpu_resources(struct rctx *c, const json_t *r, json_t *res)
+static int cpu_resources(struct rctx *c, const struct spec_resources *r, struct oci_cpu *cpu)
 {
-    json_t *cpu = json_object();
-    if (!cpu) {
-        return rctx_nomem(c);
+    if (r->cpu_shares.set) {
+        long long v = r->cpu_shares.v;
+        if (v < 2 || v > 262144) {
+            return rctx_fail(c, "resources.cpu_shares", "cpu_shares must be 2..262144");
+        }
+        cpu->has_shares = true;
+        cpu->shares = v;
     }
-    int rc = 0;
-    const json_t *shares = json_object_get(r, "cpu_shares");
-    if (shares) {
-        json_int_t v = json_integer_value(shares);
-        rc = (v < 2 || v > 262144)
-                 ? rctx_fail(c, "resources.cpu_shares", "cpu_shares must be 2..262144")
-                 : set_new(c, cpu, "shares", json_integer(v));
+    if (r->cpu.set) {
+        cpu->has_quota = true;
+        cpu->quota = (long long)(r->cpu.v * 100000.0);
+        cpu->period = 100000;
     }
-    const json_t *cores = json_object_get(r, "cpu");
-    if (!rc && cores) {
-        json_int_t quota = (json_int_t)(json_real_value(cores) * 100000.0);
-        rc = set_new(c, cpu, "quota", json_integer(quota)) ||
-             set_new(c, cpu, "period", json_integer(100000));
+    const char *cpus = r->cpuset;
+    if (cpus) {
+        if (!valid_cpuset(cpus)) {
+            return rctx_fail(c, "resources.cpuset", "cpuset '%s' is not a CPU list like 0-3,6",
+                             cpus);
+        }
+        cpu->cpus = cpus;
     }
-    const char *cpus = jsonx_get_str(r, "cpuset");
-    if (!rc && cpus) {
-        rc = !valid_cpuset(cpus)
-                 ? rctx_fail(c, "resources.cpuset", "cpuset '%s' is not a CPU list like 0-3,6",
-                             cpus)
-                 : set_new(c, cpu, "cpus", json_string(cpus));
-    }
-    if (!rc && json_object_size(cpu)) {
-        return set_new(c, res, "cpu", cpu);
-    }
-    json_decref(cpu);
-    return rc;
+    return 0;
 }
 
-static json_t *resources(struct rctx *c)
+/* linux.resources besides its device rules (devices.c appended them: they come first). */
+static int resources(struct rctx *c, struct oci_linux *l)
 {
-    const json_t *r = json_object_get(c->svc, "resources");
-    json_t *res = json_object();
-    if (!res || json_object_set(res, "devices", c->dev_rules)) {
-        json_decref(res);
-        rctx_nomem(c);
-        return NULL;
+    const struct spec_resources *r = c->res;
+    if (memory_resources(c, r, &l->memory) || cpu_resources(c, r, &l->cpu)) {
+        return -1;
     }
-    int rc = memory_resources(c, r, res) || cpu_resources(c, r, res);
-    const json_t *pids = json_object_get(r, "pids_limit");
-    if (!rc && pids) {
-        json_int_t v = json_integer_value(pids);
-        rc = (v == 0 || v < -1)
-                 ? rctx_fail(c, "resources.pids_limit",
+    if (r->pids_limit.set) {
+        long long v = r->pids_limit.v;
+        if (v == 0 || v < -1) {
+            return rctx_fail(c, "resources.pids_limit",
                              "pids_limit must be positive, or -1 for unlimited (0 would allow no "
-                             "processes at all)")
-                 : set_new(c, res, "pids", json_pack("{s:I}", "limit", v));
+                             "processes at all)");
+        }
+        l->has_pids = true;
+        l->pids_limit = v;
     }
-    const json_t *weight = json_object_get(r, "blkio_weight");
-    if (!rc && weight && json_integer_value(weight) != 0) {
-        json_int_t v = json_integer_value(weight);
-        rc = (v < 10 || v > 1000)
-                 ? rctx_fail(c, "resources.blkio_weight", "blkio_weight must be 10..1000")
-                 : set_new(c, res, "blockIO", json_pack("{s:I}", "weight", v));
+    if (r->blkio_weight.set && r->blkio_weight.v != 0) {
+        long long v = r->blkio_weight.v;
+        if (v < 10 || v > 1000) {
+            return rctx_fail(c, "resources.blkio_weight", "blkio_weight must be 10..1000");
+        }
+        l->has_blkio_weight = true;
+        l->blkio_weight = v;
     }
-    if (rc) {
-        json_decref(res);
-        return NULL;
-    }
-    return res;
+    return 0;
 }
 
 /* cgroupsPath = {parent}/{container id}; the renderer never creates or joins a cgroup. */
-static int cgroups_path(struct rctx *c, json_t *lnx)
+static int cgroups_path(struct rctx *c, struct oci_linux *l)
 {
-    const char *parent = jsonx_get_str(c->svc, "cgroup_parent");
+    const char *parent = c->svc->cgroup_parent;
     const char *field = "cgroup_parent";
     if (!parent || !*parent) {
-        parent = jsonx_get_str(json_object_get(c->req->host, "cgroup"), "parent");
+        parent = c->host->cgroup ? c->host->cgroup->parent : NULL;
         field = NULL;
     }
     if (!parent || !*parent) {
@@ -281,9 +241,11 @@ static int cgroups_path(struct rctx *c, json_t *lnx)
     while (n > 0 && parent[n - 1] == '/') {
         n--;
     }
+    /* Built in a 4 KiB buffer as the original did, so an overlong path is cut the same way. */
     char path[4096];
     snprintf(path, sizeof(path), "%.*s/%s", (int)n, parent, c->req->container_id);
-    return set_new(c, lnx, "cgroupsPath", json_string(path));
+    l->cgroups_path = rctx_strdup(c, path);
+    return l->cgroups_path ? 0 : -1;
 }
 
 /* sysctls: only namespaced keys, and only with the namespace they belong to (runc's rule). */
@@ -295,12 +257,12 @@ static int sysctl_allowed(struct rctx *c, const char *key, const char **why)
     for (const char *const *k = ipc_keys; *k; k++) {
         if (strcmp(*k, key) == 0) {
             *why = "it needs a private IPC namespace (ipc_mode is host)";
-            return !ns_host(c, "ipc_mode");
+            return !ns_host(c->svc->ipc_mode);
         }
     }
     if (str_has_prefix(key, "fs.mqueue.")) {
         *why = "it needs a private IPC namespace (ipc_mode is host)";
-        return !ns_host(c, "ipc_mode");
+        return !ns_host(c->svc->ipc_mode);
     }
     if (str_has_prefix(key, "net.")) {
         *why = "it needs a private network namespace (the service uses host networking)";
@@ -314,104 +276,89 @@ static int sysctl_allowed(struct rctx *c, const char *key, const char **why)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+struct sysctl {
+    const char *key, *value;
+};
+
+static int cmp_sysctl(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const struct sysctl *)a)->key, ((const struct sysctl *)b)->key);
 }
 
-static int sysctls(struct rctx *c, json_t *lnx)
+/* linux.sysctl sorted by key; the first refused key in that order is the error. */
+static int sysctls(struct rctx *c, struct oci_linux *l)
 {
-    const json_t *map = json_object_get(c->svc, "sysctls");
-    size_t n = json_object_size(map);
+    const struct mmap *map = &c->svc->sysctls;
+    size_t n = map->n;
     if (!n) {
         return 0;
     }
-    const char **keys = calloc(n, sizeof(*keys));
-    json_t *out = json_object();
-    if (!keys || !out) {
-        free(keys);
-        json_decref(out);
+    struct sysctl *sorted = arena_alloc(c->a, n * sizeof(*sorted));
+    const char **keys = arena_alloc(c->a, n * sizeof(*keys));
+    const char **values = arena_alloc(c->a, n * sizeof(*values));
+    if (!sorted || !keys || !values) {
         return rctx_nomem(c);
     }
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)(uintptr_t)map, k, v)
-    {
-        keys[i++] = k;
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = (struct sysctl){map->keys[i], mmap_str(map, i)};
     }
-    qsort(keys, n, sizeof(*keys), cmp_str);
-    int rc = 0;
-    for (i = 0; rc == 0 && i < n; i++) {
+    qsort(sorted, n, sizeof(*sorted), cmp_sysctl);
+    for (size_t i = 0; i < n; i++) {
         const char *why;
-        if (!sysctl_allowed(c, keys[i], &why)) {
+        if (!sysctl_allowed(c, sorted[i].key, &why)) {
             char field[300], seg[280];
-            path_key_segment(seg, sizeof(seg), keys[i]);
+            path_key_segment(seg, sizeof(seg), sorted[i].key);
             snprintf(field, sizeof(field), "sysctls%s", seg);
-            rc = rctx_fail(c, field, "sysctl '%s' is not allowed: %s", keys[i], why);
-        } else if (jsonx_set_str(out, keys[i], jsonx_get_str(map, keys[i]))) {
-            rc = rctx_nomem(c);
+            return rctx_fail(c, field, "sysctl '%s' is not allowed: %s", sorted[i].key, why);
         }
+        keys[i] = sorted[i].key;
+        values[i] = sorted[i].value;
     }
-    free(keys);
-    if (rc) {
-        json_decref(out);
-        return -1;
-    }
-    return set_new(c, lnx, "sysctl", out);
+    l->n_sysctls = n;
+    l->sysctl_keys = keys;
+    l->sysctl_values = values;
+    return 0;
 }
 
-static int masked_paths(struct rctx *c, json_t *lnx)
+/* A constant list used in place (a push would copy it first: cap is n). */
+static void constant_list(struct strv *list, const char *const *v, size_t n)
+{
+    list->v = (const char **)(uintptr_t)v;
+    list->n = list->cap = n;
+}
+
+/* Docker's masked and read-only /proc and /sys paths; none for a privileged container. */
+static void masked_paths(struct rctx *c, struct oci_linux *l)
 {
     static const char *const masked[] = {
         "/proc/acpi",      "/proc/asound",      "/proc/kcore",       "/proc/keys",
         "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
         "/proc/scsi",      "/sys/firmware",     "/proc/interrupts",  "/sys/devices/virtual/powercap",
-        NULL,
     };
     static const char *const readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                           "/proc/sysrq-trigger", NULL};
-    static const char *const none[] = {NULL};
-    return set_new(c, lnx, "maskedPaths", jsonx_str_array(c->privileged ? none : masked)) ||
-           set_new(c, lnx, "readonlyPaths", jsonx_str_array(c->privileged ? none : readonly));
+                                           "/proc/sysrq-trigger"};
+    if (c->privileged) {
+        return;
+    }
+    constant_list(&l->masked_paths, masked, sizeof(masked) / sizeof(masked[0]));
+    constant_list(&l->readonly_paths, readonly, sizeof(readonly) / sizeof(readonly[0]));
 }
 
-json_t *render_linux(struct rctx *c)
+/* Fills c->cfg->linux_ in the original's error precedence: resources, cgroupsPath,
+ * namespaces, sysctls, seccomp. */
+int render_linux(struct rctx *c)
 {
-    json_t *lnx = json_object();
-    if (!lnx) {
-        rctx_nomem(c);
-        return NULL;
-    }
-    int rc = 0;
+    struct oci_linux *l = &c->cfg->linux_;
     if (c->rootless) {
-        rc = set_new(c, lnx, "uidMappings", id_mappings(c, "uid", "subuid")) ||
-             set_new(c, lnx, "gidMappings", id_mappings(c, "gid", "subgid"));
+        const struct host_user *u = c->host->user; /* rootless: the facts name the user */
+        l->n_uid_mappings = id_mappings(u->uid.v, c->host->subuid, l->uid_mappings);
+        l->n_gid_mappings = id_mappings(u->gid.v, c->host->subgid, l->gid_mappings);
     }
-    json_t *res = rc ? NULL : resources(c);
-    rc = rc || !res || set_new(c, lnx, "resources", res) || cgroups_path(c, lnx);
-    json_t *ns = rc ? NULL : namespaces(c);
-    rc = rc || !ns || set_new(c, lnx, "namespaces", ns);
-    if (!rc && json_array_size(c->devices)) {
-        rc = json_object_set(lnx, "devices", c->devices) ? rctx_nomem(c) : 0;
+    if (resources(c, l) || cgroups_path(c, l) || namespaces(c, &l->namespaces) || sysctls(c, l) ||
+        render_seccomp(c)) {
+        return -1;
     }
-    rc = rc || sysctls(c, lnx);
-    if (!rc) {
-        json_t *seccomp = render_seccomp(c, c->caps, c->seccomp_unconfined);
-        if (seccomp) {
-            rc = set_new(c, lnx, "seccomp", seccomp);
-        } else {
-            rc = err_is_set(c->err);
-        }
-    }
-    rc = rc || set_new(c, lnx, "rootfsPropagation", json_string("private")) ||
-         masked_paths(c, lnx);
-    if (!rc && json_object_update(lnx, c->linux_extra)) {
-        rc = rctx_nomem(c);
-    }
-    if (rc) {
-        json_decref(lnx);
-        return NULL;
-    }
-    return lnx;
+    l->rootfs_propagation = "private";
+    masked_paths(c, l);
+    return 0;
 }

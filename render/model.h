@@ -172,6 +172,7 @@ extern const struct mtype mt_i64;
 extern const struct mtype mt_u64;
 extern const struct mtype mt_any;
 extern const struct mtype mt_string_list;
+extern const struct mtype mt_present_string_list; /* storage: struct opt_list */
 extern const struct mtype mt_string_map;
 extern const struct mtype mt_object_any;
 

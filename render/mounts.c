@@ -1,13 +1,16 @@
 /*
  * Mounts (in the original renderer's order): the seven defaults,
  * storage, the API socket, resolv.conf and hosts, CDI, MPS, time-slicing.
+ *
+ * Mount fields and option lists point at string literals, static option arrays, the
+ * request's strings and the CDI edits (kept alive by the result) in place; only strings that
+ * are new (tmpfs size and mode, bundle file paths) are built in the arena.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/jsonx.h"
 #include "common/sbuf.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
@@ -16,57 +19,80 @@
 #define SOCKET_DEST "/var/run/zlayer.sock"
 #define TIME_SLICING_DEST "/etc/nvidia/gpu-time-slicing.yaml"
 
-static json_t *mount_new(const char *dest, const char *type, const char *source,
-                         const char *const *options)
-{
-    json_t *opts = jsonx_str_array(options);
-    json_t *m = opts ? json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type,
-                                 "source", source, "options", opts)
-                     : NULL;
-    return m;
-}
+/*
+ * Constant option lists. A mount borrows them with `cap` 0: they are never written through
+ * (a push onto such a list copies it into the arena first, see arena_grow), which is why they
+ * can be shared by every render although the type does not say const.
+ */
+static const char *opts_proc[] = {"nosuid", "noexec", "nodev"};
+static const char *opts_dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
+static const char *opts_pts[] = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
+                                 "gid=5"};
+static const char *opts_shm[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
+static const char *opts_mq[] = {"nosuid", "noexec", "nodev"};
+static const char *opts_sys_ro[] = {"nosuid", "noexec", "nodev", "ro"};
+static const char *opts_sys_rw[] = {"nosuid", "noexec", "nodev"};
+static const char *opts_cg_ro[] = {"nosuid", "noexec", "nodev", "relatime", "ro"};
+static const char *opts_cg_rw[] = {"nosuid", "noexec", "nodev", "relatime"};
+static const char *opts_rbind_ro[] = {"rbind", "ro"};
+static const char *opts_rbind_rw[] = {"rbind", "rw"};
+static const char *opts_wsl_ro[] = {"rbind", "ro", "nosuid", "nodev"};
 
-static int add_mount_new(struct rctx *c, json_t *m)
+#define OPTS(arr) (struct strv){.n = sizeof(arr) / sizeof((arr)[0]), .cap = 0, .v = (arr)}
+
+static int add_mount(struct rctx *c, const char *dest, const char *type, const char *source,
+                     struct strv options)
 {
-    if (!m || json_array_append_new(c->mounts, m)) {
+    struct oci_mount *m = oci_mounts_push(c->a, &c->cfg->mounts);
+    if (!m) {
         return rctx_nomem(c);
     }
+    m->destination = dest;
+    m->type = type;
+    m->source = source;
+    m->options = options;
     return 0;
 }
 
 static int default_mounts(struct rctx *c)
 {
-    static const char *const proc[] = {"nosuid", "noexec", "nodev", NULL};
-    static const char *const dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
-    static const char *const pts[] = {"nosuid",   "noexec",    "newinstance", "ptmxmode=0666",
-                                      "mode=0620", "gid=5",    NULL};
-    static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL};
-    static const char *const mq[] = {"nosuid", "noexec", "nodev", NULL};
-    static const char *const sys_ro[] = {"nosuid", "noexec", "nodev", "ro", NULL};
-    static const char *const sys_rw[] = {"nosuid", "noexec", "nodev", NULL};
-    static const char *const cg_ro[] = {"nosuid", "noexec", "nodev", "relatime", "ro", NULL};
-    static const char *const cg_rw[] = {"nosuid", "noexec", "nodev", "relatime", NULL};
     /* /sys/fs/cgroup matches the host's hierarchy and is read-only unless privileged. */
     const char *cg_type = c->cgroup_version == 2 ? "cgroup2" : "cgroup";
-    return add_mount_new(c, mount_new("/proc", "proc", "proc", proc)) ||
-           add_mount_new(c, mount_new("/dev", "tmpfs", "tmpfs", dev)) ||
-           add_mount_new(c, mount_new("/dev/pts", "devpts", "devpts", pts)) ||
-           add_mount_new(c, mount_new("/dev/shm", "tmpfs", "shm", shm)) ||
-           add_mount_new(c, mount_new("/dev/mqueue", "mqueue", "mqueue", mq)) ||
-           add_mount_new(c, mount_new("/sys", "sysfs", "sysfs", c->privileged ? sys_rw : sys_ro)) ||
-           add_mount_new(c, mount_new("/sys/fs/cgroup", cg_type, "cgroup",
-                                  c->privileged ? cg_rw : cg_ro));
+    return add_mount(c, "/proc", "proc", "proc", OPTS(opts_proc)) ||
+           add_mount(c, "/dev", "tmpfs", "tmpfs", OPTS(opts_dev)) ||
+           add_mount(c, "/dev/pts", "devpts", "devpts", OPTS(opts_pts)) ||
+           add_mount(c, "/dev/shm", "tmpfs", "shm", OPTS(opts_shm)) ||
+           add_mount(c, "/dev/mqueue", "mqueue", "mqueue", OPTS(opts_mq)) ||
+           add_mount(c, "/sys", "sysfs", "sysfs",
+                     c->privileged ? OPTS(opts_sys_rw) : OPTS(opts_sys_ro)) ||
+           add_mount(c, "/sys/fs/cgroup", cg_type, "cgroup",
+                     c->privileged ? OPTS(opts_cg_rw) : OPTS(opts_cg_ro));
 }
 
 /* Index of the mount with this destination, or -1. */
 static long find_mount(const struct rctx *c, const char *dest)
 {
-    for (size_t i = 0; i < json_array_size(c->mounts); i++) {
-        if (str_eq(jsonx_get_str(json_array_get(c->mounts, i), "destination"), dest)) {
+    const struct oci_mounts *ms = &c->cfg->mounts;
+    for (size_t i = 0; i < ms->n; i++) {
+        if (str_eq(ms->v[i].destination, dest)) {
             return (long)i;
         }
     }
     return -1;
+}
+
+/* Drop the mount at `dest`, if any, keeping the order of the others: a later mount at the same
+ * destination replaces it. */
+static void remove_mount(struct rctx *c, const char *dest)
+{
+    long at = find_mount(c, dest);
+    if (at < 0) {
+        return;
+    }
+    struct oci_mounts *ms = &c->cfg->mounts;
+    size_t i = (size_t)at;
+    memmove(&ms->v[i], &ms->v[i + 1], (ms->n - i - 1) * sizeof(ms->v[0]));
+    ms->n--;
 }
 
 /* Anonymous volume key: "_anon_" + target without leading '/', other '/' as '_'. */
@@ -97,25 +123,32 @@ static bool valid_volume_name(const char *n)
     return true;
 }
 
+/* options.volume_paths[key], or NULL (the keys are unique: the parsers reject duplicates). */
 static const char *volume_path(const struct rctx *c, const char *key)
 {
-    return jsonx_get_str(json_object_get(c->req->options, "volume_paths"), key);
+    const struct mmap *paths = &c->opt->volume_paths;
+    for (size_t i = 0; i < paths->n; i++) {
+        if (strcmp(paths->keys[i], key) == 0) {
+            return mmap_str(paths, i);
+        }
+    }
+    return NULL;
 }
 
-static int storage_source(struct rctx *c, const json_t *s, const char *field, const char **src,
-                          char *keybuf, size_t keysize)
+static int storage_source(struct rctx *c, const struct spec_storage *s, const char *field,
+                          const char **src, char *keybuf, size_t keysize)
 {
-    const char *type = jsonx_get_str(s, "type");
-    const char *target = jsonx_get_str(s, "target");
+    const char *type = s->type;
+    const char *target = s->target;
     if (strcmp(type, "bind") == 0) {
-        *src = jsonx_get_str(s, "source");
+        *src = s->source;
         if ((*src)[0] != '/') {
             return rctx_fail(c, field, "bind source '%s' must be an absolute host path", *src);
         }
         return 0;
     }
     if (strcmp(type, "named") == 0) {
-        const char *name = jsonx_get_str(s, "name");
+        const char *name = s->name;
         if (!valid_volume_name(name)) {
             return rctx_fail(c, field,
                              "volume name '%s' must be 1-63 lowercase letters, digits and '-', "
@@ -143,8 +176,8 @@ static int storage_source(struct rctx *c, const json_t *s, const char *field, co
         return 0;
     }
     /* s3 */
-    const char *bucket = jsonx_get_str(s, "bucket");
-    const char *prefix = jsonx_get_str(s, "prefix");
+    const char *bucket = s->bucket;
+    const char *prefix = s->prefix;
     snprintf(keybuf, keysize, "_s3_%s_%s", bucket, prefix ? prefix : "");
     *src = volume_path(c, keybuf);
     if (!*src) {
@@ -156,78 +189,80 @@ static int storage_source(struct rctx *c, const json_t *s, const char *field, co
     return 0;
 }
 
-static json_t *tmpfs_mount(const json_t *s)
+static int tmpfs_mount(struct rctx *c, const struct spec_storage *s)
 {
-    json_t *opts = jsonx_str_array((const char *const[]){"nosuid", "nodev", NULL});
-    char buf[64];
-    const char *size = jsonx_get_str(s, "size");
-    const json_t *mode = json_object_get(s, "mode");
-    if (opts && size) {
+    struct strv opts = {.cap = 4};
+    opts.v = arena_alloc(c->a, opts.cap * sizeof(*opts.v));
+    if (!opts.v) {
+        return rctx_nomem(c);
+    }
+    opts.v[opts.n++] = "nosuid";
+    opts.v[opts.n++] = "nodev";
+    if (s->size) {
         uint64_t bytes = 0;
         char why[160];
-        if (units_parse_memory(size, &bytes, why, sizeof(why)) == 0) {
-            snprintf(buf, sizeof(buf), "size=%llu", (unsigned long long)bytes);
-            if (jsonx_append_str(opts, buf)) {
-                json_decref(opts);
-                opts = NULL;
+        /* The walk checked the size; a value it let through that does not parse is left out,
+         * as it always was. */
+        if (units_parse_memory(s->size, &bytes, why, sizeof(why)) == 0) {
+            opts.v[opts.n] = rctx_printf(c, "size=%llu", (unsigned long long)bytes);
+            if (!opts.v[opts.n++]) {
+                return -1;
             }
         }
     }
-    if (opts) {
-        /* Without a mode runc copies the mount point's mode from the rootfs (often 0755), and a
-         * non-root process could not write to its own scratch space: Docker's 1777 instead. */
-        snprintf(buf, sizeof(buf), "mode=%llo",
-                 mode ? (unsigned long long)json_integer_value(mode) : 01777ull);
-        if (jsonx_append_str(opts, buf)) {
-            json_decref(opts);
-            opts = NULL;
-        }
+    /* Without a mode runc copies the mount point's mode from the rootfs (often 0755), and a
+     * non-root process could not write to its own scratch space: Docker's 1777 instead. */
+    opts.v[opts.n] = rctx_printf(c, "mode=%llo",
+                                 s->mode.set ? (unsigned long long)s->mode.v : 01777ull);
+    if (!opts.v[opts.n++]) {
+        return -1;
     }
-    if (!opts) {
-        return NULL;
-    }
-    return json_pack("{s:s, s:s, s:s, s:o}", "destination", jsonx_get_str(s, "target"), "type",
-                     "tmpfs", "source", "tmpfs", "options", opts);
+    return add_mount(c, s->target, "tmpfs", "tmpfs", opts);
 }
 
-static int storage_mount(struct rctx *c, const json_t *s, size_t i, json_t *seen_keys)
+/* Volume keys (anonymous and s3) of the storage entries so far: two entries must not share
+ * one, or they would share the volume. */
+static int claim_volume_key(struct rctx *c, const char *field, const char *key,
+                            struct strv *seen_keys)
 {
+    if (strv_find(seen_keys, key) >= 0) {
+        return rctx_fail(c, field,
+                         "volume key '%s' collides with another storage entry; choose targets "
+                         "that differ in more than '/' versus '_'",
+                         key);
+    }
+    return strv_push_copy(c->a, seen_keys, key) ? rctx_nomem(c) : 0;
+}
+
+static int storage_mount(struct rctx *c, size_t i, struct strv *seen_keys)
+{
+    const struct mlist *list = &c->svc->storage;
+    const struct spec_storage *s = mlist_ptr(list, i);
     char field[48], key[1200] = "";
     snprintf(field, sizeof(field), "storage[%zu]", i);
-    const char *type = jsonx_get_str(s, "type");
-    const char *target = jsonx_get_str(s, "target");
+    const char *type = s->type;
+    const char *target = s->target;
     if (target[0] != '/') {
         return rctx_fail(c, field, "mount target '%s' must be an absolute path", target);
     }
     for (size_t j = 0; j < i; j++) {
-        const json_t *prev = json_array_get(json_object_get(c->svc, "storage"), j);
-        if (str_eq(jsonx_get_str(prev, "target"), target)) {
+        const struct spec_storage *prev = mlist_ptr(list, j);
+        if (str_eq(prev->target, target)) {
             return rctx_fail(c, field, "mount target '%s' is also used by storage[%zu]", target, j);
         }
     }
-    long existing = find_mount(c, target);
-    if (existing >= 0) {
-        json_array_remove(c->mounts, (size_t)existing); /* a storage mount replaces a default */
-    }
+    remove_mount(c, target); /* a storage mount replaces a default */
     if (strcmp(type, "tmpfs") == 0) {
-        return add_mount_new(c, tmpfs_mount(s));
+        return tmpfs_mount(c, s);
     }
     const char *src = NULL;
     if (storage_source(c, s, field, &src, key, sizeof(key))) {
         return -1;
     }
-    if (key[0]) {
-        if (json_object_get(seen_keys, key)) {
-            return rctx_fail(c, field,
-                             "volume key '%s' collides with another storage entry; choose targets "
-                             "that differ in more than '/' versus '_'",
-                             key);
-        }
-        if (json_object_set_new(seen_keys, key, json_true())) {
-            return rctx_nomem(c);
-        }
+    if (key[0] && claim_volume_key(c, field, key, seen_keys)) {
+        return -1;
     }
-    const char *tier = jsonx_get_str(s, "tier");
+    const char *tier = s->tier;
     if (tier && strcmp(tier, "network") == 0 &&
         rctx_warn(c, "storage_network_tier", field,
                   "Network storage tier is NOT SQLite-safe; do not put SQLite databases on %s",
@@ -239,41 +274,36 @@ static int storage_mount(struct rctx *c, const json_t *s, size_t i, json_t *seen
                   "S3 storage is NOT SQLite-safe; do not put SQLite databases on %s", target)) {
         return -1;
     }
-    bool ro = json_is_true(json_object_get(s, "readonly"));
-    return add_mount_new(c, mount_new(target, "none", src,
-                                  (const char *const[]){"rbind", ro ? "ro" : "rw", NULL}));
+    bool ro = s->readonly.set && s->readonly.v;
+    return add_mount(c, target, "none", src, ro ? OPTS(opts_rbind_ro) : OPTS(opts_rbind_rw));
 }
 
 static int storage_mounts(struct rctx *c)
 {
-    const json_t *list = json_object_get(c->svc, "storage");
-    json_t *keys = json_object();
-    if (!keys) {
-        return rctx_nomem(c);
+    struct strv keys = {0};
+    for (size_t i = 0; i < c->svc->storage.n; i++) {
+        if (storage_mount(c, i, &keys)) {
+            return -1;
+        }
     }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < json_array_size(list); i++) {
-        rc = storage_mount(c, json_array_get(list, i), i, keys);
-    }
-    json_decref(keys);
-    return rc;
+    return 0;
 }
 
 /* Source of a generated bundle file: {bundle_dir}/NAME, or NAME relative to the bundle. */
 static int bundle_file_mount(struct rctx *c, const char *name, const char *dest, const char *text)
 {
-    const char *dir = jsonx_get_str(c->req->options, "bundle_dir");
-    char src[4200];
-    snprintf(src, sizeof(src), "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    const char *dir = c->opt->bundle_dir;
+    char buf[4200]; /* the bound the path always had: a longer bundle_dir is cut */
+    snprintf(buf, sizeof(buf), "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
     if (json_object_set_new(c->files, name, json_string(text))) {
         return rctx_nomem(c);
     }
-    long existing = find_mount(c, dest);
-    if (existing >= 0) {
-        json_array_remove(c->mounts, (size_t)existing);
+    const char *src = dir ? rctx_strdup(c, buf) : name;
+    if (!src) {
+        return -1;
     }
-    return add_mount_new(c,
-                         mount_new(dest, "bind", src, (const char *const[]){"rbind", "ro", NULL}));
+    remove_mount(c, dest);
+    return add_mount(c, dest, "bind", src, OPTS(opts_rbind_ro));
 }
 
 static bool valid_ip(const char *s)
@@ -285,14 +315,14 @@ static bool valid_ip(const char *s)
 /* resolv.conf from `dns` (HEAD): nameserver lines, then `options edns0`. */
 static int dns_file(struct rctx *c)
 {
-    const json_t *dns = json_object_get(c->svc, "dns");
-    if (json_array_size(dns) == 0 || c->host_network) {
+    const struct mlist *dns = &c->svc->dns;
+    if (dns->n == 0 || c->host_network) {
         return 0;
     }
     struct sbuf b;
     sbuf_init(&b, 65536);
-    for (size_t i = 0; i < json_array_size(dns); i++) {
-        const char *ns = json_string_value(json_array_get(dns, i));
+    for (size_t i = 0; i < dns->n; i++) {
+        const char *ns = mlist_str(dns, i);
         if (!valid_ip(ns)) {
             char f[32];
             snprintf(f, sizeof(f), "dns[%zu]", i);
@@ -329,8 +359,8 @@ static bool valid_host_alias(const char *s, size_t n)
 /* /etc/hosts from `extra_hosts` ("name:ip", Docker's --add-host). */
 static int hosts_file(struct rctx *c)
 {
-    const json_t *extra = json_object_get(c->svc, "extra_hosts");
-    if (json_array_size(extra) == 0) {
+    const struct mlist *extra = &c->svc->extra_hosts;
+    if (extra->n == 0) {
         return 0;
     }
     struct sbuf b;
@@ -338,8 +368,8 @@ static int hosts_file(struct rctx *c)
     if (sbuf_add(&b, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")) {
         return rctx_nomem(c);
     }
-    for (size_t i = 0; i < json_array_size(extra); i++) {
-        const char *e = json_string_value(json_array_get(extra, i));
+    for (size_t i = 0; i < extra->n; i++) {
+        const char *e = mlist_str(extra, i);
         const char *colon = strchr(e, ':');
         char f[40];
         snprintf(f, sizeof(f), "extra_hosts[%zu]", i);
@@ -368,12 +398,21 @@ static int hosts_file(struct rctx *c)
 
 static int socket_mount(struct rctx *c)
 {
-    const char *sock = jsonx_get_str(c->req->options, "socket_path");
+    const char *sock = c->opt->socket_path;
     if (!sock) {
         return 0;
     }
-    return add_mount_new(c, mount_new(SOCKET_DEST, "bind", sock,
-                                  (const char *const[]){"rbind", "ro", NULL}));
+    return add_mount(c, SOCKET_DEST, "bind", sock, OPTS(opts_rbind_ro));
+}
+
+static bool wsl_lib_dir_listed(const struct mlist *present, const char *dir)
+{
+    for (size_t i = 0; i < present->n; i++) {
+        if (str_eq(mlist_str(present, i), dir)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /*
@@ -385,28 +424,23 @@ static int socket_mount(struct rctx *c)
  */
 static int wsl_lib_mounts(struct rctx *c)
 {
-    static const char *const ro[] = {"rbind", "ro", "nosuid", "nodev", NULL};
     static const char *const dirs[] = {"/usr/lib/wsl/lib", "/usr/lib/wsl/drivers"};
     if (!c->gpu || !c->wsl) {
         return 0;
     }
-    const json_t *present = json_object_get(c->wsl, "lib_dirs");
-    if (json_array_size(present) == 0) {
+    const struct mlist *present = &c->wsl->lib_dirs;
+    if (present->n == 0) {
         return rctx_warn(c, "wsl_libs_missing", "resources.gpu",
                          "the WSL2 distro has neither /usr/lib/wsl/lib nor /usr/lib/wsl/drivers "
                          "(host.wsl.lib_dirs): the GPU's user-space libraries are not mounted");
     }
     if (find_mount(c, "/usr/lib/wsl") < 0 &&
-        add_mount_new(c, mount_new("/usr/lib/wsl", "bind", "/usr/lib/wsl", ro))) {
+        add_mount(c, "/usr/lib/wsl", "bind", "/usr/lib/wsl", OPTS(opts_wsl_ro))) {
         return -1;
     }
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        bool listed = false;
-        for (size_t j = 0; j < json_array_size(present); j++) {
-            listed = listed || str_eq(json_string_value(json_array_get(present, j)), dirs[i]);
-        }
-        if (listed && find_mount(c, dirs[i]) < 0 &&
-            add_mount_new(c, mount_new(dirs[i], "bind", dirs[i], ro))) {
+        if (wsl_lib_dir_listed(present, dirs[i]) && find_mount(c, dirs[i]) < 0 &&
+            add_mount(c, dirs[i], "bind", dirs[i], OPTS(opts_wsl_ro))) {
             return -1;
         }
     }
@@ -424,6 +458,75 @@ static size_t path_depth(const char *p)
     return d;
 }
 
+/* A CDI mount's options: the spec's own (used in place), plus "rbind" for a bind mount that
+ * names neither bind nor rbind. */
+static int cdi_mount_options(struct rctx *c, const json_t *given, bool bind, struct strv *out)
+{
+    size_t n = json_array_size(given);
+    bool has_bind = false;
+    for (size_t k = 0; k < n; k++) {
+        const char *o = json_string_value(json_array_get(given, k));
+        has_bind = has_bind || strcmp(o, "bind") == 0 || strcmp(o, "rbind") == 0;
+    }
+    size_t total = n + (bind && !has_bind);
+    *out = (struct strv){0};
+    if (total == 0) {
+        return 0;
+    }
+    out->v = arena_alloc(c->a, total * sizeof(*out->v));
+    if (!out->v) {
+        return rctx_nomem(c);
+    }
+    for (size_t k = 0; k < n; k++) {
+        out->v[out->n++] = json_string_value(json_array_get(given, k));
+    }
+    if (out->n < total) {
+        out->v[out->n++] = "rbind";
+    }
+    out->cap = total;
+    return 0;
+}
+
+static int cdi_mount(struct rctx *c, const json_t *m)
+{
+    const char *dest = json_string_value(json_object_get(m, "containerPath"));
+    const char *type = json_string_value(json_object_get(m, "type"));
+    bool bind = !type || !*type || strcmp(type, "bind") == 0;
+    struct strv opts;
+    if (cdi_mount_options(c, json_object_get(m, "options"), bind, &opts)) {
+        return -1;
+    }
+    remove_mount(c, dest);
+    return add_mount(c, dest, bind ? "bind" : type,
+                     json_string_value(json_object_get(m, "hostPath")), opts);
+}
+
+/* Stable sort by destination depth, so that parents mount before what is mounted inside. */
+static int sort_mounts_by_depth(struct rctx *c)
+{
+    struct oci_mounts *ms = &c->cfg->mounts;
+    size_t n = ms->n;
+    struct oci_mount *sorted = arena_alloc(c->a, n * sizeof(*sorted));
+    size_t *depth = arena_alloc(c->a, n * sizeof(*depth));
+    if (!sorted || !depth) {
+        return rctx_nomem(c);
+    }
+    for (size_t i = 0; i < n; i++) {
+        depth[i] = path_depth(ms->v[i].destination);
+    }
+    size_t done = 0;
+    for (size_t d = 0; done < n; d++) {
+        for (size_t i = 0; i < n; i++) {
+            if (depth[i] == d) {
+                sorted[done++] = ms->v[i];
+            }
+        }
+    }
+    ms->v = sorted;
+    ms->cap = n;
+    return 0;
+}
+
 /* CDI: replace by container path, then stable-sort by depth so parents mount first. */
 static int cdi_mounts(struct rctx *c)
 {
@@ -433,50 +536,12 @@ static int cdi_mounts(struct rctx *c)
     for (size_t i = 0; i < json_array_size(c->cdi_edits); i++) {
         const json_t *list = json_object_get(json_array_get(c->cdi_edits, i), "mounts");
         for (size_t j = 0; j < json_array_size(list); j++) {
-            const json_t *m = json_array_get(list, j);
-            const char *dest = jsonx_get_str(m, "containerPath");
-            const char *type = jsonx_get_str(m, "type");
-            bool bind = !type || !*type || strcmp(type, "bind") == 0;
-            const json_t *given = json_object_get(m, "options");
-            json_t *opts = given ? json_deep_copy(given) : json_array();
-            bool has_bind = false;
-            for (size_t k = 0; opts && k < json_array_size(opts); k++) {
-                const char *o = json_string_value(json_array_get(opts, k));
-                has_bind = has_bind || strcmp(o, "bind") == 0 || strcmp(o, "rbind") == 0;
-            }
-            if (!opts || (bind && !has_bind && jsonx_append_str(opts, "rbind"))) {
-                json_decref(opts);
-                return rctx_nomem(c);
-            }
-            long existing = find_mount(c, dest);
-            if (existing >= 0) {
-                json_array_remove(c->mounts, (size_t)existing);
-            }
-            if (add_mount_new(c, json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type",
-                                       bind ? "bind" : type, "source",
-                                       jsonx_get_str(m, "hostPath"), "options", opts))) {
+            if (cdi_mount(c, json_array_get(list, j))) {
                 return -1;
             }
         }
     }
-    size_t n = json_array_size(c->mounts);
-    json_t *sorted = json_array();
-    if (!sorted) {
-        return rctx_nomem(c);
-    }
-    for (size_t depth = 0; json_array_size(sorted) < n; depth++) {
-        for (size_t i = 0; i < n; i++) {
-            json_t *m = json_array_get(c->mounts, i);
-            if (path_depth(jsonx_get_str(m, "destination")) == depth &&
-                json_array_append(sorted, m)) {
-                json_decref(sorted);
-                return rctx_nomem(c);
-            }
-        }
-    }
-    json_decref(c->mounts);
-    c->mounts = sorted;
-    return 0;
+    return sort_mounts_by_depth(c);
 }
 
 static int gpu_sharing_mounts(struct rctx *c, bool mps_only)
@@ -484,20 +549,19 @@ static int gpu_sharing_mounts(struct rctx *c, bool mps_only)
     if (!c->gpu) {
         return 0;
     }
-    const char *sharing = jsonx_get_str(c->gpu, "sharing");
+    const char *sharing = c->gpu->sharing;
     if (mps_only) {
         if (!str_eq(sharing, "mps")) {
             return 0;
         }
-        const char *pipe = jsonx_get_str(c->gpu, "mps_pipe_dir");
-        const char *log = jsonx_get_str(c->gpu, "mps_log_dir");
+        const char *pipe = c->gpu->mps_pipe_dir;
+        const char *log = c->gpu->mps_log_dir;
         pipe = pipe ? pipe : "/tmp/nvidia-mps";
         log = log ? log : "/tmp/nvidia-log";
-        static const char *const rw[] = {"rbind", "rw", NULL};
-        return add_mount_new(c, mount_new(pipe, "bind", pipe, rw)) ||
-               add_mount_new(c, mount_new(log, "bind", log, rw));
+        return add_mount(c, pipe, "bind", pipe, OPTS(opts_rbind_rw)) ||
+               add_mount(c, log, "bind", log, OPTS(opts_rbind_rw));
     }
-    const char *cfg = jsonx_get_str(c->gpu, "time_slicing_config_path");
+    const char *cfg = c->gpu->time_slicing_config_path;
     if (!str_eq(sharing, "time-slice") || !cfg) {
         return 0;
     }
@@ -517,8 +581,7 @@ static int gpu_sharing_mounts(struct rctx *c, bool mps_only)
                          "not a regular file on the host",
                          cfg);
     }
-    return add_mount_new(c, mount_new(TIME_SLICING_DEST, "bind", cfg,
-                                  (const char *const[]){"rbind", "ro", NULL}));
+    return add_mount(c, TIME_SLICING_DEST, "bind", cfg, OPTS(opts_rbind_ro));
 }
 
 int render_mounts(struct rctx *c)

@@ -16,28 +16,67 @@ static int add_unique(json_t *list, const char *s)
     return jsonx_append_str(list, s);
 }
 
-static int gpu_needs(const json_t *gpu, json_t *devices, json_t *dirs, json_t *files, json_t *kinds)
+/* The vendor's baked-in device paths, through a scratch arena (the result is a document). */
+static int gpu_candidate_needs(const char *vendor, unsigned count, json_t *devices)
 {
-    const char *vendor = jsonx_get_str(gpu, "vendor");
+    struct arena a;
+    struct strv cands = {0};
+    arena_init(&a, 1u << 20); /* 1024 GPUs (LIMIT_GPU_COUNT) take a few tens of KB */
+    int rc = render_gpu_candidates(&a, vendor, count, &cands);
+    for (size_t i = 0; rc == 0 && i < cands.n; i++) {
+        rc = jsonx_append_str(devices, cands.v[i]);
+    }
+    arena_release(&a);
+    return rc ? -1 : 0;
+}
+
+static int gpu_needs(const struct spec_gpu *gpu, json_t *devices, json_t *dirs, json_t *files,
+                     json_t *kinds)
+{
+    const char *vendor = gpu->vendor;
     vendor = vendor ? vendor : "nvidia";
-    const json_t *cj = json_object_get(gpu, "count");
-    unsigned count = cj ? (unsigned)json_integer_value(cj) : 1;
+    unsigned count = gpu->count.set ? (unsigned)gpu->count.v : 1;
     const char *kind = cdi_vendor_kind(vendor);
-    if ((kind && add_unique(kinds, kind)) || render_gpu_candidates(vendor, count, devices)) {
+    if ((kind && add_unique(kinds, kind)) || gpu_candidate_needs(vendor, count, devices)) {
         return -1;
     }
-    const char *sharing = jsonx_get_str(gpu, "sharing");
+    const char *sharing = gpu->sharing;
     if (str_eq(sharing, "mps")) {
-        const char *pipe = jsonx_get_str(gpu, "mps_pipe_dir");
-        const char *log = jsonx_get_str(gpu, "mps_log_dir");
+        const char *pipe = gpu->mps_pipe_dir;
+        const char *log = gpu->mps_log_dir;
         if (add_unique(dirs, pipe ? pipe : "/tmp/nvidia-mps") ||
             add_unique(dirs, log ? log : "/tmp/nvidia-log")) {
             return -1;
         }
     }
-    const char *cfg = jsonx_get_str(gpu, "time_slicing_config_path");
+    const char *cfg = gpu->time_slicing_config_path;
     if (str_eq(sharing, "time-slice") && cfg && add_unique(files, cfg)) {
         return -1;
+    }
+    return 0;
+}
+
+/* The service's own needs: its devices, its GPU's and the $E: names of its env. */
+static int service_needs(const struct spec_service *svc, json_t *devices, json_t *dirs,
+                         json_t *files, json_t *env, json_t *kinds)
+{
+    const struct mlist *devs = &svc->devices;
+    for (size_t i = 0; i < devs->n; i++) {
+        const struct spec_device *d = mlist_ptr(devs, i);
+        if (add_unique(devices, d->path)) {
+            return -1;
+        }
+    }
+    const struct spec_gpu *gpu = svc->resources ? svc->resources->gpu : NULL;
+    if (gpu && gpu_needs(gpu, devices, dirs, files, kinds)) {
+        return -1;
+    }
+    const struct mmap *vars = &svc->env;
+    for (size_t i = 0; i < vars->n; i++) {
+        const char *v = mmap_str(vars, i);
+        if (str_has_prefix(v, "$E:") && add_unique(env, v + 3)) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -50,25 +89,8 @@ json_t *render_request_fact_needs(const struct render_request *req, struct err *
     if (!devices || !dirs || !files || !env || !kinds) {
         goto fail;
     }
-    const json_t *svc = req->service;
-    const json_t *devs = json_object_get(svc, "devices");
-    for (size_t i = 0; i < json_array_size(devs); i++) {
-        if (add_unique(devices, jsonx_get_str(json_array_get(devs, i), "path"))) {
-            goto fail;
-        }
-    }
-    const json_t *gpu = json_object_get(json_object_get(svc, "resources"), "gpu");
-    if (gpu && gpu_needs(gpu, devices, dirs, files, kinds)) {
+    if (req->service && service_needs(req->service, devices, dirs, files, env, kinds)) {
         goto fail;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach(json_object_get(svc, "env"), key, value)
-    {
-        const char *v = json_string_value(value);
-        if (str_has_prefix(v, "$E:") && add_unique(env, v + 3)) {
-            goto fail;
-        }
     }
     out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "devices", devices, "dirs", dirs, "files",
                     files, "env", env, "cdi_kinds", kinds);

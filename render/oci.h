@@ -17,17 +17,29 @@
 #include "render/arena.h"
 #include "render/jw.h"
 
-/* A growable list of strings in an arena. */
+struct oci_config;
+
+/* Growable lists in an arena: `n` items in `v`, room for `cap`. *_push returns the new
+ * item, zeroed (strv_push: 0), or NULL (-1) when the arena is exhausted. */
 struct strv {
     size_t n, cap;
     const char **v;
 };
 int strv_push(struct arena *a, struct strv *list, const char *s) WARN_UNUSED;
+/* An arena copy of `s` appended. */
+int strv_push_copy(struct arena *a, struct strv *list, const char *s) WARN_UNUSED;
+/* Index of `s` in the list, or -1. */
+long strv_find(const struct strv *list, const char *s);
 
 struct oci_mount {
     const char *destination, *type, *source;
     struct strv options;
 };
+struct oci_mounts {
+    size_t n, cap;
+    struct oci_mount *v;
+};
+struct oci_mount *oci_mounts_push(struct arena *a, struct oci_mounts *list) WARN_UNUSED;
 
 struct oci_rlimit {
     const char *type;
@@ -44,9 +56,14 @@ struct oci_hook {
 /* The hook lists in the order they were first given (CDI decides it). */
 struct oci_hook_list {
     const char *name; /* prestart, createRuntime, ... */
-    size_t n;
+    size_t n, cap;
     struct oci_hook *hooks;
 };
+#define OCI_HOOK_LISTS_MAX 6 /* prestart, createRuntime, createContainer, startContainer,
+                              * poststart, poststop */
+/* The list named `name` (appended when new; NULL when the table is full or out of memory)
+ * and a new hook in it. */
+struct oci_hook *oci_hook_push(struct arena *a, struct oci_config *c, const char *name) WARN_UNUSED;
 
 struct oci_device {
     const char *path, *type;
@@ -54,6 +71,11 @@ struct oci_device {
     long long major, minor;
     long long file_mode, uid, gid;
 };
+struct oci_devices {
+    size_t n, cap;
+    struct oci_device *v;
+};
+struct oci_device *oci_devices_push(struct arena *a, struct oci_devices *list) WARN_UNUSED;
 
 struct oci_dev_rule {
     bool allow;
@@ -62,6 +84,17 @@ struct oci_dev_rule {
     long long major, minor; /* a type without a minor means every minor */
     const char *access;
 };
+struct oci_dev_rules {
+    size_t n, cap;
+    struct oci_dev_rule *v;
+};
+struct oci_dev_rule *oci_dev_rules_push(struct arena *a, struct oci_dev_rules *list) WARN_UNUSED;
+
+struct oci_gids {
+    size_t n, cap;
+    uint32_t *v;
+};
+int oci_gids_push(struct arena *a, struct oci_gids *list, uint32_t gid) WARN_UNUSED;
 
 struct oci_idmap {
     long long host_id, container_id, size;
@@ -78,33 +111,46 @@ struct oci_cpu {
     const char *cpus;
 };
 
+/*
+ * linux.seccomp: nothing (unconfined, privileged), a custom profile given as a document, or
+ * the default profile of an architecture list and a capability set, which render/seccomp.c
+ * writes from its tables. `text` is that profile already written (pretty, at config.json's
+ * depth 2) when it is one of those prepared at start-up (render_prepared_new() in
+ * render/render.h); the writer copies it instead.
+ */
+struct oci_seccomp {
+    const json_t *custom;
+    bool use_default;
+    const char *const *arches; /* SCMP_ARCH_* names, NULL-terminated */
+    const struct strv *caps;   /* the bounding set */
+    const char *text;
+    size_t text_len;
+};
+
 struct oci_linux {
     size_t n_uid_mappings, n_gid_mappings;
     struct oci_idmap uid_mappings[2], gid_mappings[2];
-    size_t n_dev_rules;
-    struct oci_dev_rule *dev_rules;
+    struct oci_dev_rules dev_rules;
     struct oci_memory memory;
     struct oci_cpu cpu;
     bool has_pids, has_blkio_weight;
     long long pids_limit, blkio_weight;
     const char *cgroups_path;
     struct strv namespaces;
-    size_t n_devices;
-    struct oci_device *devices;
+    struct oci_devices devices;
     size_t n_sysctls;
     const char **sysctl_keys, **sysctl_values; /* sorted by key */
-    const json_t *seccomp;     /* the profile, or NULL (to become text prepared at start-up) */
+    struct oci_seccomp seccomp;
     const char *rootfs_propagation;
     struct strv masked_paths, readonly_paths;
-    const json_t *intel_rdt;   /* from CDI edits, or NULL */
-    const json_t *net_devices; /* from CDI edits, or NULL */
+    const json_t *extra; /* intelRdt, netDevices from CDI edits, in the order the edits gave
+                          * them (the last members), or NULL */
 };
 
 struct oci_process {
     bool terminal;
     uint32_t uid, gid;
-    size_t n_additional_gids;
-    const uint32_t *additional_gids;
+    struct oci_gids additional_gids;
     struct strv args, env;
     const char *cwd;
     struct strv capabilities; /* bounding = effective = permitted; inheritable and ambient empty */
@@ -120,16 +166,27 @@ struct oci_config {
     const char *oci_version;
     const char *root_path;
     bool root_readonly;
-    size_t n_mounts;
-    struct oci_mount *mounts;
+    struct oci_mounts mounts;
     struct oci_process process;
     const char *hostname; /* NULL: not set */
     size_t n_hook_lists;
-    struct oci_hook_list *hook_lists;
+    struct oci_hook_list hook_lists[OCI_HOOK_LISTS_MAX];
     size_t n_annotations;
     const char **annotation_keys, **annotation_values; /* sorted; stop signal last */
     struct oci_linux linux_;
 };
+
+/* What a render result's config is (render/render.h keeps it opaque). */
+struct render_config {
+    struct arena arena;       /* every part of `oci` the request does not own */
+    struct oci_config *oci;
+    json_t *linux_extra;      /* what linux_.extra points at */
+    json_t *cdi_edits;        /* CDI strings in the config point into it */
+};
+
+/* A config is a few tens of KB; the limit stops a pathological spec (thousands of devices or
+ * mounts) from taking the process's memory. */
+#define RESULT_ARENA_LIMIT (64u << 20)
 
 /* The config object through the writer (jw_finish() then adds the final newline and reports
  * the first error). */

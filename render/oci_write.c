@@ -9,24 +9,7 @@
 #include <string.h>
 
 #include "common/jsonx.h"
-
-int strv_push(struct arena *a, struct strv *list, const char *s)
-{
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 8;
-        const char **v = arena_alloc(a, cap * sizeof(*v));
-        if (!v) {
-            return -1;
-        }
-        if (list->n) {
-            memcpy(v, list->v, list->n * sizeof(*v));
-        }
-        list->v = v;
-        list->cap = cap;
-    }
-    list->v[list->n++] = s;
-    return 0;
-}
+#include "render/seccomp.h"
 
 static void write_strings(struct jw *w, const struct strv *list)
 {
@@ -84,8 +67,8 @@ static void write_mounts(struct jw *w, const struct oci_config *c)
 {
     jw_key(w, "mounts");
     jw_array_open(w);
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        const struct oci_mount *m = &c->mounts[i];
+    for (size_t i = 0; i < c->mounts.n; i++) {
+        const struct oci_mount *m = &c->mounts.v[i];
         jw_object_open(w);
         jw_member_string(w, "destination", m->destination);
         jw_member_string(w, "type", m->type);
@@ -102,11 +85,11 @@ static void write_user(struct jw *w, const struct oci_process *p)
     jw_object_open(w);
     jw_member_int(w, "uid", p->uid);
     jw_member_int(w, "gid", p->gid);
-    if (p->n_additional_gids) {
+    if (p->additional_gids.n) {
         jw_key(w, "additionalGids");
         jw_array_open(w);
-        for (size_t i = 0; i < p->n_additional_gids; i++) {
-            jw_int(w, p->additional_gids[i]);
+        for (size_t i = 0; i < p->additional_gids.n; i++) {
+            jw_int(w, p->additional_gids.v[i]);
         }
         jw_array_close(w);
     }
@@ -154,14 +137,14 @@ static void write_process(struct jw *w, const struct oci_process *p)
     write_capabilities(w, p);
     write_rlimits(w, p);
     jw_member_bool(w, "noNewPrivileges", p->no_new_privileges);
+    if (p->has_oom_score_adj) {
+        jw_member_int(w, "oomScoreAdj", p->oom_score_adj);
+    }
     if (p->apparmor_profile) {
         jw_member_string(w, "apparmorProfile", p->apparmor_profile);
     }
     if (p->selinux_label) {
         jw_member_string(w, "selinuxLabel", p->selinux_label);
-    }
-    if (p->has_oom_score_adj) {
-        jw_member_int(w, "oomScoreAdj", p->oom_score_adj);
     }
     jw_object_close(w);
 }
@@ -225,8 +208,8 @@ static void write_dev_rules(struct jw *w, const struct oci_linux *l)
 {
     jw_key(w, "devices");
     jw_array_open(w);
-    for (size_t i = 0; i < l->n_dev_rules; i++) {
-        const struct oci_dev_rule *r = &l->dev_rules[i];
+    for (size_t i = 0; i < l->dev_rules.n; i++) {
+        const struct oci_dev_rule *r = &l->dev_rules.v[i];
         jw_object_open(w);
         jw_member_bool(w, "allow", r->allow);
         if (r->type) {
@@ -319,13 +302,13 @@ static void write_resources(struct jw *w, const struct oci_linux *l)
 
 static void write_devices(struct jw *w, const struct oci_linux *l)
 {
-    if (!l->n_devices) {
+    if (!l->devices.n) {
         return;
     }
     jw_key(w, "devices");
     jw_array_open(w);
-    for (size_t i = 0; i < l->n_devices; i++) {
-        const struct oci_device *d = &l->devices[i];
+    for (size_t i = 0; i < l->devices.n; i++) {
+        const struct oci_device *d = &l->devices.v[i];
         jw_object_open(w);
         jw_member_string(w, "path", d->path);
         jw_member_string(w, "type", d->type);
@@ -375,20 +358,20 @@ static void write_linux(struct jw *w, const struct oci_linux *l)
         }
         jw_object_close(w);
     }
-    if (l->seccomp) {
+    if (l->seccomp.custom || l->seccomp.use_default) {
         jw_key(w, "seccomp");
-        oci_write_json(w, l->seccomp);
+        seccomp_write(w, &l->seccomp);
     }
     jw_member_string(w, "rootfsPropagation", l->rootfs_propagation);
     member_strings(w, "maskedPaths", &l->masked_paths);
     member_strings(w, "readonlyPaths", &l->readonly_paths);
-    if (l->intel_rdt) {
-        jw_key(w, "intelRdt");
-        oci_write_json(w, l->intel_rdt);
-    }
-    if (l->net_devices) {
-        jw_key(w, "netDevices");
-        oci_write_json(w, l->net_devices);
+    const char *key;
+    size_t klen;
+    json_t *value;
+    json_object_keylen_foreach((json_t *)(uintptr_t)l->extra, key, klen, value)
+    {
+        jw_keyn(w, key, klen);
+        oci_write_json(w, value);
     }
     jw_object_close(w);
 }

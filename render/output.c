@@ -9,11 +9,16 @@
 
 #include "common/digest.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/sbuf.h"
+#include "render/jw.h"
+#include "render/oci.h"
 #include "render/render.h"
 
 #define DIGEST_PREFIX "sha256:"
 #define DIGEST_PREFIX_LEN (sizeof(DIGEST_PREFIX) - 1)
+/* Room for a typical config at once: growing a secret buffer copies and wipes it. */
+#define OUTPUT_FIRST_ROOM (32u << 10)
 
 void render_output_release(struct render_output *out)
 {
@@ -26,72 +31,116 @@ void render_output_release(struct render_output *out)
     }
 }
 
-/* Pretty text of `config` and its "sha256:<hex>" digest. The text is the caller's. */
-static int config_text_digest(const json_t *config, struct render_output *text,
-                              char digest[RENDER_DIGEST_SIZE])
+/* "sha256:<hex>" of a text. */
+static int text_digest(const char *text, size_t len, char digest[RENDER_DIGEST_SIZE])
 {
     char hex[65];
-    memset(text, 0, sizeof(*text));
-    text->text = jsonx_dump(config, JSONX_PRETTY, &text->len);
-    if (!text->text || digest_sha256_hex(text->text, text->len, hex)) {
-        render_output_release(text);
+    if (digest_sha256_hex(text, len, hex)) {
         return -1;
     }
     snprintf(digest, RENDER_DIGEST_SIZE, DIGEST_PREFIX "%s", hex);
     return 0;
 }
 
-/* {config, digest, warnings, files, [secret_files,] secrets}: the members' order is part of
- * the format; secret_files is there only when the service has secrets as files. */
-static json_t *envelope_new(const struct render_result *res, const char *digest,
-                            const json_t *secrets)
+/* Pretty text of a config document and its digest (envelopes read back from a server). The
+ * text is the caller's. */
+static int config_text_digest(const json_t *config, struct render_output *text,
+                              char digest[RENDER_DIGEST_SIZE])
 {
-    json_t *env = json_object();
-    if (!env || json_object_set(env, "config", res->config) ||
-        jsonx_set_str(env, "digest", digest) ||
-        json_object_set(env, "warnings", res->warnings) ||
-        json_object_set(env, "files", res->files) ||
-        (json_object_size(res->secret_files) &&
-         json_object_set(env, "secret_files", res->secret_files)) ||
-        json_object_set_new(env, "secrets", secrets ? json_deep_copy(secrets) : json_array())) {
-        json_decref(env);
-        return NULL;
+    memset(text, 0, sizeof(*text));
+    text->text = jsonx_dump(config, JSONX_PRETTY, &text->len);
+    if (!text->text || text_digest(text->text, text->len, digest)) {
+        render_output_release(text);
+        return -1;
     }
-    return env;
+    return 0;
 }
 
-/* The envelope text around the config, with the digest of its pretty text. */
-static char *envelope_text(const struct render_result *res, const json_t *secrets, bool compact,
-                           size_t *len)
+/* The config text as config.json holds it (pretty), or compact. */
+static int write_config(const struct render_result *res, bool compact, struct sbuf *b)
 {
-    struct render_output pretty;
+    struct jw w;
+    jw_init(&w, b, compact, 0);
+    oci_write_config(&w, res->config->oci);
+    return jw_finish(&w);
+}
+
+/* {config, digest, warnings, files, [secret_files,] secrets}: the members' order is part of
+ * the format; secret_files is there only when the service has secrets as files. */
+static int write_envelope(const struct render_result *res, const json_t *secrets, bool compact,
+                          struct sbuf *b)
+{
+    struct sbuf pretty;
     char digest[RENDER_DIGEST_SIZE];
-    if (config_text_digest(res->config, &pretty, digest)) {
-        return NULL;
+    sbuf_init_secret(&pretty, LIMIT_OUTPUT);
+    if (sbuf_reserve(&pretty, OUTPUT_FIRST_ROOM) || write_config(res, false, &pretty) ||
+        text_digest(sbuf_str(&pretty), sbuf_len(&pretty), digest)) {
+        sbuf_free_secret(&pretty);
+        return -1;
     }
-    render_output_release(&pretty);
-    json_t *env = envelope_new(res, digest, secrets);
-    char *text = env ? jsonx_dump(env, compact ? JSONX_COMPACT : JSONX_PRETTY, len) : NULL;
-    json_decref(env);
-    return text;
+    sbuf_free_secret(&pretty);
+    struct jw w;
+    jw_init(&w, b, compact, 0);
+    jw_object_open(&w);
+    jw_key(&w, "config");
+    oci_write_config(&w, res->config->oci);
+    jw_member_string(&w, "digest", digest);
+    jw_key(&w, "warnings");
+    oci_write_json(&w, res->warnings);
+    jw_key(&w, "files");
+    oci_write_json(&w, res->files);
+    if (json_object_size(res->secret_files)) {
+        jw_key(&w, "secret_files");
+        oci_write_json(&w, res->secret_files);
+    }
+    jw_key(&w, "secrets");
+    if (secrets) {
+        oci_write_json(&w, secrets);
+    } else {
+        jw_array_open(&w);
+        jw_array_close(&w);
+    }
+    jw_object_close(&w);
+    return jw_finish(&w);
 }
 
 int render_output_text(const struct render_result *res, unsigned form, const json_t *secrets,
                        struct render_output *out, struct err *err)
 {
     struct render_output o = {0};
+    struct sbuf b;
     bool compact = form & RENDER_OUT_COMPACT;
-    if (form & RENDER_OUT_ENVELOPE) {
-        o.text = envelope_text(res, secrets, compact, &o.len);
-    } else {
-        o.text = jsonx_dump(res->config, compact ? JSONX_COMPACT : JSONX_PRETTY, &o.len);
+    sbuf_init_secret(&b, LIMIT_OUTPUT);
+    int rc = sbuf_reserve(&b, OUTPUT_FIRST_ROOM) ? ERR_NOMEM
+             : (form & RENDER_OUT_ENVELOPE) ? write_envelope(res, secrets, compact, &b)
+                                               : write_config(res, compact, &b);
+    if (rc) {
+        sbuf_free_secret(&b);
+        return rc == ERR_TOO_LARGE
+                   ? err_set(err, ERR_TOO_LARGE, NULL, "the rendered document exceeds %u bytes",
+                             LIMIT_OUTPUT)
+                   : err_set(err, ERR_NOMEM, NULL, "out of memory rendering the response");
     }
+    o.text = sbuf_take(&b, &o.len);
     if (!o.text || digest_sha256_hex(o.text, o.len, o.etag)) {
         render_output_release(&o);
         return err_set(err, ERR_NOMEM, NULL, "out of memory rendering the response");
     }
     *out = o;
     return 0;
+}
+
+json_t *render_result_config_json(const struct render_result *res)
+{
+    struct render_output text;
+    struct err err;
+    err_init(&err);
+    if (render_output_text(res, 0, NULL, &text, &err)) {
+        return NULL;
+    }
+    json_t *config = jsonx_loadb(text.text, text.len, NULL);
+    render_output_release(&text);
+    return config;
 }
 
 static bool digest_well_formed(const char *d)

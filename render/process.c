@@ -1,30 +1,35 @@
 /*
  * The process object: user and groups,
  * capabilities, cwd, argv, rlimits, terminal, oomScoreAdj, LSM labels, noNewPrivileges.
+ * Spec strings are used in place; docs/rendering.md describes each member.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/jsonx.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
 
 /* ---- capabilities ---- */
 
+/* Sorted, and written as they are (the set is a list of these constants). */
 static const char *const all_caps[] = {
-    "AUDIT_CONTROL", "AUDIT_READ",      "AUDIT_WRITE",      "BLOCK_SUSPEND",    "BPF",
-    "CHECKPOINT_RESTORE", "CHOWN",      "DAC_OVERRIDE",     "DAC_READ_SEARCH",  "FOWNER",
-    "FSETID",        "IPC_LOCK",        "IPC_OWNER",        "KILL",             "LEASE",
-    "LINUX_IMMUTABLE", "MAC_ADMIN",     "MAC_OVERRIDE",     "MKNOD",            "NET_ADMIN",
-    "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW",         "PERFMON",          "SETFCAP",
-    "SETGID",        "SETPCAP",         "SETUID",           "SYS_ADMIN",        "SYS_BOOT",
-    "SYS_CHROOT",    "SYS_MODULE",      "SYS_NICE",         "SYS_PACCT",        "SYS_PTRACE",
-    "SYS_RAWIO",     "SYS_RESOURCE",    "SYS_TIME",         "SYS_TTY_CONFIG",   "SYSLOG",
-    "WAKE_ALARM",
+    "CAP_AUDIT_CONTROL",    "CAP_AUDIT_READ",      "CAP_AUDIT_WRITE",     "CAP_BLOCK_SUSPEND",
+    "CAP_BPF",              "CAP_CHECKPOINT_RESTORE", "CAP_CHOWN",        "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",  "CAP_FOWNER",          "CAP_FSETID",          "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",        "CAP_KILL",            "CAP_LEASE",           "CAP_LINUX_IMMUTABLE",
+    "CAP_MAC_ADMIN",        "CAP_MAC_OVERRIDE",    "CAP_MKNOD",           "CAP_NET_ADMIN",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",   "CAP_NET_RAW",         "CAP_PERFMON",
+    "CAP_SETFCAP",          "CAP_SETGID",          "CAP_SETPCAP",         "CAP_SETUID",
+    "CAP_SYS_ADMIN",        "CAP_SYS_BOOT",        "CAP_SYS_CHROOT",      "CAP_SYS_MODULE",
+    "CAP_SYS_NICE",         "CAP_SYS_PACCT",       "CAP_SYS_PTRACE",      "CAP_SYS_RAWIO",
+    "CAP_SYS_RESOURCE",     "CAP_SYS_TIME",        "CAP_SYS_TTY_CONFIG",  "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
 };
 #define N_CAPS (sizeof(all_caps) / sizeof(all_caps[0]))
+#define CAP_PREFIX_LEN 4 /* "CAP_" */
 
 /* Docker's default capability set. */
 static const char *const default_caps[] = {
@@ -44,24 +49,24 @@ static int cap_index(const char *name)
         char ch = name[i];
         up[i] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
     }
-    const char *bare = str_has_prefix(up, "CAP_") ? up + 4 : up;
+    const char *bare = str_has_prefix(up, "CAP_") ? up + CAP_PREFIX_LEN : up;
     if (strcmp(bare, "ALL") == 0) {
         return -2;
     }
     for (size_t i = 0; i < N_CAPS; i++) {
-        if (strcmp(all_caps[i], bare) == 0) {
+        if (strcmp(all_caps[i] + CAP_PREFIX_LEN, bare) == 0) {
             return (int)i;
         }
     }
     return -1;
 }
 
-/* Resolve a capability list into `set` (flags per all_caps index); `*all` for ALL. */
-static int read_cap_list(struct rctx *c, const char *field, bool *set, bool *all)
+/* Resolve the capability list `field` into `set` (flags per all_caps index); `*all` for ALL. */
+static int read_cap_list(struct rctx *c, const char *field, const struct mlist *list, bool *set,
+                         bool *all)
 {
-    const json_t *list = json_object_get(c->svc, field);
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        const char *name = json_string_value(json_array_get(list, i));
+    for (size_t i = 0; i < list->n; i++) {
+        const char *name = mlist_str(list, i);
         int idx = cap_index(name);
         if (idx == -1) {
             char f[64];
@@ -80,17 +85,18 @@ static int read_cap_list(struct rctx *c, const char *field, bool *set, bool *all
 /*
  * privileged: every capability. Otherwise Docker's rule: start from the default set (empty if
  * cap_drop has ALL; everything if capabilities has ALL), add `capabilities`, then remove
- * `cap_drop` except what was explicitly added.
+ * `cap_drop` except what was explicitly added. The result is also c->caps, the bounding set
+ * the seccomp profile follows.
  */
-static json_t *render_capabilities(struct rctx *c, bool *added_any)
+static int render_capabilities(struct rctx *c, bool *added_any)
 {
     bool add[N_CAPS] = {0}, drop[N_CAPS] = {0}, have[N_CAPS] = {0};
     bool add_all = false, drop_all = false;
-    if (read_cap_list(c, "capabilities", add, &add_all) ||
-        read_cap_list(c, "cap_drop", drop, &drop_all)) {
-        return NULL;
+    if (read_cap_list(c, "capabilities", &c->svc->capabilities, add, &add_all) ||
+        read_cap_list(c, "cap_drop", &c->svc->cap_drop, drop, &drop_all)) {
+        return -1;
     }
-    *added_any = json_array_size(json_object_get(c->svc, "capabilities")) > 0;
+    *added_any = c->svc->capabilities.n > 0;
     if (c->privileged || add_all) {
         for (size_t i = 0; i < N_CAPS; i++) {
             have[i] = true;
@@ -105,22 +111,14 @@ static json_t *render_capabilities(struct rctx *c, bool *added_any)
             have[i] = (have[i] || add[i]) && !(drop[i] && !add[i]);
         }
     }
-    json_t *set = json_array();
-    for (size_t i = 0; set && i < N_CAPS; i++) { /* all_caps is sorted, so the list is too */
-        char name[64];
-        snprintf(name, sizeof(name), "CAP_%s", all_caps[i]);
-        if (have[i] && jsonx_append_str(set, name)) {
-            json_decref(set);
-            set = NULL;
+    struct strv *set = &c->cfg->process.capabilities;
+    for (size_t i = 0; i < N_CAPS; i++) { /* all_caps is sorted, so the list is too */
+        if (have[i] && strv_push(c->a, set, all_caps[i])) {
+            return rctx_nomem(c);
         }
     }
-    json_t *caps = json_pack("{s:O, s:O, s:[], s:O, s:[]}", "bounding", set, "effective", set,
-                             "inheritable", "permitted", set, "ambient");
-    c->caps = set; /* kept for the seccomp profile */
-    if (!caps) {
-        rctx_nomem(c);
-    }
-    return caps;
+    c->caps = *set; /* kept for the seccomp profile; the list is complete */
+    return 0;
 }
 
 /* ---- user ---- */
@@ -135,9 +133,14 @@ static bool parse_id(const char *s, uint32_t *out)
     return true;
 }
 
-static const char *rootfs_file(const struct rctx *c, const char *which)
+static const char *rootfs_passwd(const struct rctx *c)
 {
-    return jsonx_get_str(json_object_get(c->req->host, "rootfs"), which);
+    return c->host->rootfs ? c->host->rootfs->passwd : NULL;
+}
+
+static const char *rootfs_group(const struct rctx *c)
+{
+    return c->host->rootfs ? c->host->rootfs->group : NULL;
 }
 
 /* Fail at the field the user string came from (spec `user` or image_config.User). */
@@ -155,14 +158,15 @@ static int user_fail(struct rctx *c, bool from_spec, const char *fmt, ...)
 
 static int extra_groups(struct rctx *c)
 {
-    const json_t *list = json_object_get(c->svc, "extra_groups");
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        const char *g = json_string_value(json_array_get(list, i));
+    const struct mlist *list = &c->svc->extra_groups;
+    struct oci_gids *gids = &c->cfg->process.additional_gids;
+    for (size_t i = 0; i < list->n; i++) {
+        const char *g = mlist_str(list, i);
         uint32_t gid;
-        if (!parse_id(g, &gid) && userdb_find_group(rootfs_file(c, "group"), g, &gid)) {
+        if (!parse_id(g, &gid) && userdb_find_group(rootfs_group(c), g, &gid)) {
             char f[48];
             snprintf(f, sizeof(f), "extra_groups[%zu]", i);
-            if (rootfs_file(c, "group")) {
+            if (rootfs_group(c)) {
                 return rctx_fail(c, f, "no group '%s' in the rootfs /etc/group", g);
             }
             return rctx_fail(c, f,
@@ -171,12 +175,68 @@ static int extra_groups(struct rctx *c)
                              g);
         }
         bool dup = gid == c->gid;
-        for (size_t j = 0; j < json_array_size(c->additional_gids); j++) {
-            dup = dup || json_integer_value(json_array_get(c->additional_gids, j)) == gid;
+        for (size_t j = 0; j < gids->n; j++) {
+            dup = dup || gids->v[j] == gid;
         }
-        if (!dup && json_array_append_new(c->additional_gids, json_integer(gid))) {
+        if (!dup && oci_gids_push(c->a, gids, gid)) {
             return rctx_nomem(c);
         }
+    }
+    return 0;
+}
+
+/*
+ * Resolve `text` (user[:group]) into c->uid, c->gid and the user's name (empty when the user
+ * has no passwd entry).
+ */
+static int resolve_user(struct rctx *c, const char *text, bool from_spec, char *username,
+                        size_t username_size)
+{
+    char user[256] = "", group[256] = "";
+    const char *colon = strchr(text, ':');
+    size_t ulen = colon ? (size_t)(colon - text) : strlen(text);
+    if (ulen >= sizeof(user) || (colon && strlen(colon + 1) >= sizeof(group))) {
+        return user_fail(c, from_spec, "user '%s' is too long", text);
+    }
+    memcpy(user, text, ulen);
+    user[ulen] = '\0';
+    if (colon) {
+        snprintf(group, sizeof(group), "%s", colon + 1);
+    }
+    const char *passwd = rootfs_passwd(c);
+    struct userdb_user pw;
+    bool numeric = parse_id(user, &c->uid);
+    bool found;
+    if (numeric) {
+        found = userdb_find_user(passwd, NULL, &c->uid, &pw) == 0;
+        c->gid = found ? pw.gid : c->uid; /* no passwd entry: the original's gid = uid */
+    } else if (!*user) {
+        found = false;
+    } else {
+        found = userdb_find_user(passwd, user, NULL, &pw) == 0;
+        if (!found) {
+            if (passwd) {
+                return user_fail(c, from_spec, "no user '%s' in the rootfs /etc/passwd", user);
+            }
+            return user_fail(c, from_spec,
+                             "user '%s' cannot be resolved without host.rootfs.passwd "
+                             "(ocirender facts --rootfs)",
+                             user);
+        }
+        c->uid = pw.uid;
+        c->gid = pw.gid;
+    }
+    if (found) {
+        snprintf(username, username_size, "%s", pw.name);
+    }
+    if (colon && !parse_id(group, &c->gid) && userdb_find_group(rootfs_group(c), group, &c->gid)) {
+        if (rootfs_group(c)) {
+            return user_fail(c, from_spec, "no group '%s' in the rootfs /etc/group", group);
+        }
+        return user_fail(c, from_spec,
+                         "group '%s' cannot be resolved without host.rootfs.group "
+                         "(ocirender facts --rootfs)",
+                         group);
     }
     return 0;
 }
@@ -185,92 +245,60 @@ static int extra_groups(struct rctx *c)
  * spec.user overrides the image User; `uid[:gid]` numbers are used as given, names are looked
  * up in host.rootfs passwd/group; an unresolvable name is an error, never root.
  */
-static json_t *render_user(struct rctx *c)
+static int render_user(struct rctx *c)
 {
-    const char *spec_user = jsonx_get_str(c->svc, "user");
-    const char *image_user = jsonx_get_str(c->req->image_config, "User");
+    const char *spec_user = c->svc->user;
+    const char *image_user = c->image ? c->image->user : NULL;
     bool from_spec = spec_user && *spec_user;
     const char *text = from_spec ? spec_user : image_user;
-    char user[256] = "", group[256] = "", username[256] = "";
+    char username[256] = "";
     c->uid = c->gid = 0;
-    if (text && *text) {
-        const char *colon = strchr(text, ':');
-        size_t ulen = colon ? (size_t)(colon - text) : strlen(text);
-        if (ulen >= sizeof(user) || (colon && strlen(colon + 1) >= sizeof(group))) {
-            user_fail(c, from_spec, "user '%s' is too long", text);
-            return NULL;
-        }
-        memcpy(user, text, ulen);
-        user[ulen] = '\0';
-        if (colon) {
-            snprintf(group, sizeof(group), "%s", colon + 1);
-        }
-        const char *passwd = rootfs_file(c, "passwd");
-        struct userdb_user pw;
-        bool numeric = parse_id(user, &c->uid);
-        bool found;
-        if (numeric) {
-            found = userdb_find_user(passwd, NULL, &c->uid, &pw) == 0;
-            c->gid = found ? pw.gid : c->uid; /* no passwd entry: the original's gid = uid */
-        } else if (!*user) {
-            found = false;
-        } else {
-            found = userdb_find_user(passwd, user, NULL, &pw) == 0;
-            if (!found) {
-                if (passwd) {
-                    user_fail(c, from_spec, "no user '%s' in the rootfs /etc/passwd", user);
-                } else {
-                    user_fail(c, from_spec,
-                              "user '%s' cannot be resolved without host.rootfs.passwd "
-                              "(ocirender facts --rootfs)",
-                              user);
-                }
-                return NULL;
-            }
-            c->uid = pw.uid;
-            c->gid = pw.gid;
-        }
-        if (found) {
-            snprintf(username, sizeof(username), "%s", pw.name);
-        }
-        if (colon && !parse_id(group, &c->gid) &&
-            userdb_find_group(rootfs_file(c, "group"), group, &c->gid)) {
-            if (rootfs_file(c, "group")) {
-                user_fail(c, from_spec, "no group '%s' in the rootfs /etc/group", group);
-            } else {
-                user_fail(c, from_spec,
-                          "group '%s' cannot be resolved without host.rootfs.group "
-                          "(ocirender facts --rootfs)",
-                          group);
-            }
-            return NULL;
-        }
+    if (text && *text && resolve_user(c, text, from_spec, username, sizeof(username))) {
+        return -1;
     }
-    if (userdb_supplementary(rootfs_file(c, "group"), username, c->gid, c->additional_gids) ||
+    if (userdb_supplementary(c->a, rootfs_group(c), username, c->gid,
+                             &c->cfg->process.additional_gids) ||
         extra_groups(c)) {
         if (!err_is_set(c->err)) {
             rctx_nomem(c);
         }
-        return NULL;
+        return -1;
     }
-    json_t *u = json_pack("{s:I, s:I}", "uid", (json_int_t)c->uid, "gid", (json_int_t)c->gid);
-    if (!u) {
-        rctx_nomem(c);
-    }
-    return u;
+    c->cfg->process.uid = c->uid;
+    c->cfg->process.gid = c->gid;
+    return 0;
 }
 
 /* ---- argv and cwd ---- */
 
-static json_t *concat(const json_t *a, const json_t *b)
+static int push_all(struct rctx *c, struct strv *out, const struct mlist *list)
 {
-    json_t *out = json_array();
-    if (out && ((a && json_array_extend(out, (json_t *)(uintptr_t)a)) ||
-                (b && json_array_extend(out, (json_t *)(uintptr_t)b)))) {
-        json_decref(out);
-        return NULL;
+    for (size_t i = 0; i < list->n; i++) {
+        if (strv_push(c->a, out, mlist_str(list, i))) {
+            return rctx_nomem(c);
+        }
     }
-    return out;
+    return 0;
+}
+
+/* The process runs the image's own Entrypoint and Cmd: /bin/sh when there are none. */
+static int image_argv(struct rctx *c, struct strv *argv, const struct mlist *img_ep)
+{
+    static const struct mlist none;
+    const struct image_config *img = c->image;
+    if (push_all(c, argv, img_ep) || push_all(c, argv, img ? &img->cmd : &none)) {
+        return -1;
+    }
+    if (argv->n) {
+        return 0;
+    }
+    if (strv_push(c->a, argv, "/bin/sh")) {
+        return rctx_nomem(c);
+    }
+    return rctx_warn(c, "argv_default_shell", "command",
+                     "no entrypoint or args in the spec and none in the image config%s: the "
+                     "process is /bin/sh",
+                     img ? "" : " (none was sent)");
 }
 
 /*
@@ -278,218 +306,200 @@ static json_t *concat(const json_t *a, const json_t *b)
  * Entrypoint and drops the image Cmd; `args` alone follow the image Entrypoint (the original
  * dropped it, so an image with an ENTRYPOINT got an argv it could not run); neither: image
  * Entrypoint ++ Cmd; nothing at all: /bin/sh. An empty argv is refused, never emitted.
+ * A given but empty options.args or command.entrypoint counts as given.
  */
-static json_t *render_args(struct rctx *c)
+static int render_args(struct rctx *c)
 {
-    const json_t *opt = json_object_get(c->req->options, "args");
-    const json_t *cmd = json_object_get(c->svc, "command");
-    const json_t *ep = json_object_get(cmd, "entrypoint");
-    const json_t *args = json_object_get(cmd, "args");
-    const json_t *img = c->req->image_config;
-    const json_t *img_ep = json_object_get(img, "Entrypoint");
-    bool has_args = json_array_size(args) > 0;
-    json_t *argv;
-    if (opt) {
-        argv = json_deep_copy(opt);
-    } else if (ep) {
-        argv = concat(ep, args);
-    } else if (has_args) {
-        argv = concat(img_ep, args);
-        if (!img && rctx_warn(c, "argv_image_unknown", "command.args",
-                              "the image config is unknown, so the image Entrypoint could not be "
-                              "prepended to command.args (send image_config, or set "
-                              "command.entrypoint)")) {
-            json_decref(argv);
-            return NULL;
-        }
+    static const struct mlist none;
+    const struct opt_list *opt = &c->opt->args;
+    const struct spec_command *cmd = c->svc->command;
+    const struct opt_list *ep = cmd ? &cmd->entrypoint : NULL;
+    const struct mlist *args = cmd ? &cmd->args : &none;
+    const struct image_config *img = c->image;
+    const struct mlist *img_ep = img ? &img->entrypoint : &none;
+    struct strv *argv = &c->cfg->process.args;
+    int rc;
+    if (opt->set) {
+        rc = push_all(c, argv, &opt->list);
+    } else if (ep && ep->set) {
+        rc = push_all(c, argv, &ep->list) || push_all(c, argv, args);
+    } else if (args->n > 0) {
+        rc = push_all(c, argv, img_ep) || push_all(c, argv, args) ||
+             (!img && rctx_warn(c, "argv_image_unknown", "command.args",
+                                "the image config is unknown, so the image Entrypoint could not "
+                                "be prepended to command.args (send image_config, or set "
+                                "command.entrypoint)"));
     } else {
-        argv = concat(img_ep, json_object_get(img, "Cmd"));
-        if (argv && json_array_size(argv) == 0) {
-            if (jsonx_append_str(argv, "/bin/sh")) {
-                json_decref(argv);
-                argv = NULL;
-            } else if (rctx_warn(c, "argv_default_shell", "command",
-                                 "no entrypoint or args in the spec and none in the image "
-                                 "config%s: the process is /bin/sh",
-                                 img ? "" : " (none was sent)")) {
-                json_decref(argv);
-                return NULL;
-            }
+        rc = image_argv(c, argv, img_ep);
+    }
+    if (rc) {
+        return -1;
+    }
+    if (argv->n == 0) {
+        if (opt->set) {
+            return err_set(c->err, ERR_SPEC_INVALID, "options.args",
+                           "the process arguments are empty");
         }
+        return rctx_fail(c, "command.entrypoint", "the process arguments are empty");
     }
-    if (!argv) {
-        rctx_nomem(c);
-        return NULL;
-    }
-    if (json_array_size(argv) == 0) {
-        json_decref(argv);
-        if (opt) {
-            err_set(c->err, ERR_SPEC_INVALID, "options.args", "the process arguments are empty");
-        } else {
-            rctx_fail(c, "command.entrypoint", "the process arguments are empty");
-        }
-        return NULL;
-    }
-    return argv;
+    return 0;
 }
 
 /* options.cwd, command.workdir, image WorkingDir, "/"; it must be absolute: the original
  * emitted a relative one and the runtime failed later. */
-static const char *render_cwd(struct rctx *c)
+static int render_cwd(struct rctx *c)
 {
-    const char *opt = jsonx_get_str(c->req->options, "cwd");
-    const char *wd = jsonx_get_str(json_object_get(c->svc, "command"), "workdir");
-    const char *img = jsonx_get_str(c->req->image_config, "WorkingDir");
-    const char *cwd = (opt && *opt) ? opt : (wd && *wd) ? wd : (img && *img) ? img : "/";
-    if (cwd[0] != '/') {
-        if (cwd == opt) {
-            err_set(c->err, ERR_SPEC_INVALID, "options.cwd", "cwd '%s' must be absolute", cwd);
-        } else if (cwd == wd) {
-            rctx_fail(c, "command.workdir", "workdir '%s' must be an absolute path", cwd);
-        } else {
-            err_set(c->err, ERR_SPEC_INVALID, "image_config.WorkingDir",
-                    "WorkingDir '%s' must be an absolute path", cwd);
+    const char *opt = c->opt->cwd;
+    const char *wd = c->svc->command ? c->svc->command->workdir : NULL;
+    const char *img = c->image ? c->image->working_dir : NULL;
+    if (opt && *opt) {
+        if (opt[0] != '/') {
+            return err_set(c->err, ERR_SPEC_INVALID, "options.cwd", "cwd '%s' must be absolute",
+                           opt);
         }
-        return NULL;
+        c->cfg->process.cwd = opt;
+    } else if (wd && *wd) {
+        if (wd[0] != '/') {
+            return rctx_fail(c, "command.workdir", "workdir '%s' must be an absolute path", wd);
+        }
+        c->cfg->process.cwd = wd;
+    } else if (img && *img) {
+        if (img[0] != '/') {
+            return err_set(c->err, ERR_SPEC_INVALID, "image_config.WorkingDir",
+                           "WorkingDir '%s' must be an absolute path", img);
+        }
+        c->cfg->process.cwd = img;
+    } else {
+        c->cfg->process.cwd = "/";
     }
-    return cwd;
+    return 0;
 }
 
 /* ---- rlimits (the original's HEAD semantics; -1 is unlimited) ---- */
 
-static const char *const rlimit_names[] = {
-    "as",     "core",   "cpu",    "data",   "fsize",      "locks",    "memlock", "msgqueue",
-    "nice",   "nofile", "nproc",  "rss",    "rtprio",     "rttime",   "sigpending", "stack",
+/* Sorted: the rlimits are written in this order whatever order the spec used. */
+static const char *const rlimit_types[] = {
+    "RLIMIT_AS",      "RLIMIT_CORE",   "RLIMIT_CPU",    "RLIMIT_DATA",       "RLIMIT_FSIZE",
+    "RLIMIT_LOCKS",   "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",    "RLIMIT_NOFILE",
+    "RLIMIT_NPROC",   "RLIMIT_RSS",    "RLIMIT_RTPRIO", "RLIMIT_RTTIME",     "RLIMIT_SIGPENDING",
+    "RLIMIT_STACK",
 };
+#define N_RLIMITS (sizeof(rlimit_types) / sizeof(rlimit_types[0]))
+#define RLIMIT_PREFIX_LEN 7 /* "RLIMIT_" */
 
+/* Index in rlimit_types of a ulimit name (`nofile`, in any case), or -1. */
 static int rlimit_index(const char *name)
 {
-    char low[32];
+    char up[32];
     size_t n = strlen(name);
-    if (n == 0 || n >= sizeof(low)) {
+    if (n == 0 || n >= sizeof(up)) {
         return -1;
     }
     for (size_t i = 0; i <= n; i++) {
         char ch = name[i];
-        low[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        up[i] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
     }
-    for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++) {
-        if (strcmp(rlimit_names[i], low) == 0) {
+    for (size_t i = 0; i < N_RLIMITS; i++) {
+        if (strcmp(rlimit_types[i] + RLIMIT_PREFIX_LEN, up) == 0) {
             return (int)i;
         }
     }
     return -1;
 }
 
-/* -1 is unlimited (RLIM_INFINITY, emitted exactly as 18446744073709551615). */
-static json_t *rlimit_value(struct rctx *c, const char *field, long long v)
+/* -1 is unlimited (RLIM_INFINITY, written exactly as 18446744073709551615). */
+static int rlimit_value(struct rctx *c, const char *field, long long v, unsigned long long *out)
 {
     if (v < -1) {
-        rctx_fail(c, field, "%lld is not a valid limit (use -1 for unlimited)", v);
-        return NULL;
+        return rctx_fail(c, field, "%lld is not a valid limit (use -1 for unlimited)", v);
     }
-    json_t *out = v == -1 ? jsonx_u64_new(UINT64_MAX) : json_integer(v);
-    if (!out) {
-        rctx_nomem(c);
-    }
-    return out;
+    *out = v == -1 ? ULLONG_MAX : (unsigned long long)v;
+    return 0;
 }
 
-static json_t *render_rlimits(struct rctx *c)
+/* One spec ulimit (the walk filled a missing soft or hard limit from the other). */
+static int read_ulimit(struct rctx *c, const char *name, const struct spec_ulimit *lim,
+                       struct oci_rlimit *by_index)
 {
-    const json_t *ulimits = json_object_get(c->svc, "ulimits");
-    json_t *by_index[sizeof(rlimit_names) / sizeof(rlimit_names[0])] = {0};
-    json_t *out = json_array();
+    char field[128];
+    snprintf(field, sizeof(field), "ulimits.%s", name);
+    int idx = rlimit_index(name);
+    if (idx < 0) {
+        return rctx_fail(c, field,
+                         "unknown ulimit name `%s` (expected one of: cpu, fsize, data, stack, "
+                         "core, rss, nproc, nofile, memlock, as, locks, sigpending, msgqueue, "
+                         "nice, rtprio, rttime)",
+                         name);
+    }
+    struct oci_rlimit *r = &by_index[idx];
+    if (r->type) {
+        return rctx_fail(c, field, "ulimit `%s` is given twice", name);
+    }
+    long long soft = lim->soft.v, hard = lim->hard.v;
+    unsigned long long us = 0, uh = 0;
+    if (rlimit_value(c, field, hard, &uh) || rlimit_value(c, field, soft, &us)) {
+        return -1;
+    }
+    if (us > uh) {
+        return rctx_fail(c, field, "soft limit %lld is above the hard limit %lld", soft, hard);
+    }
+    r->type = rlimit_types[idx];
+    r->hard = uh;
+    r->soft = us;
+    return 0;
+}
+
+static int render_rlimits(struct rctx *c)
+{
+    static const struct oci_rlimit default_nofile = {"RLIMIT_NOFILE", 1024, 1024};
+    const struct mmap *ulimits = &c->svc->ulimits;
+    struct oci_process *p = &c->cfg->process;
+    if (ulimits->n == 0) {
+        p->rlimits = &default_nofile;
+        p->n_rlimits = 1;
+        return 0;
+    }
+    struct oci_rlimit by_index[N_RLIMITS] = {{0}};
+    for (size_t i = 0; i < ulimits->n; i++) {
+        if (read_ulimit(c, ulimits->keys[i], mmap_ptr(ulimits, i), by_index)) {
+            return -1;
+        }
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < N_RLIMITS; i++) {
+        n += by_index[i].type != NULL;
+    }
+    struct oci_rlimit *out = arena_alloc(c->a, n * sizeof(*out));
     if (!out) {
-        rctx_nomem(c);
-        return NULL;
+        return rctx_nomem(c);
     }
-    if (json_object_size(ulimits) == 0) {
-        json_t *r = json_pack("{s:s, s:i, s:i}", "type", "RLIMIT_NOFILE", "hard", 1024, "soft",
-                              1024);
-        if (!r || json_array_append_new(out, r)) {
-            json_decref(out);
-            rctx_nomem(c);
-            return NULL;
-        }
-        return out;
-    }
-    const char *name;
-    json_t *lim;
-    json_object_foreach((json_t *)(uintptr_t)ulimits, name, lim)
-    {
-        char field[128];
-        snprintf(field, sizeof(field), "ulimits.%s", name);
-        int idx = rlimit_index(name);
-        if (idx < 0) {
-            rctx_fail(c, field,
-                      "unknown ulimit name `%s` (expected one of: cpu, fsize, data, stack, core, "
-                      "rss, nproc, nofile, memlock, as, locks, sigpending, msgqueue, nice, "
-                      "rtprio, rttime)",
-                      name);
-            goto fail;
-        }
-        if (by_index[idx]) {
-            rctx_fail(c, field, "ulimit `%s` is given twice", name);
-            goto fail;
-        }
-        long long soft = json_integer_value(json_object_get(lim, "soft"));
-        long long hard = json_integer_value(json_object_get(lim, "hard"));
-        uint64_t us = soft == -1 ? UINT64_MAX : (uint64_t)soft;
-        uint64_t uh = hard == -1 ? UINT64_MAX : (uint64_t)hard;
-        json_t *hv = rlimit_value(c, field, hard);
-        json_t *sv = hv ? rlimit_value(c, field, soft) : NULL;
-        if (hv && sv && us > uh) {
-            rctx_fail(c, field, "soft limit %lld is above the hard limit %lld", soft, hard);
-        }
-        if (!hv || !sv || err_is_set(c->err)) {
-            json_decref(hv);
-            json_decref(sv);
-            goto fail;
-        }
-        char type[32];
-        snprintf(type, sizeof(type), "RLIMIT_%s", rlimit_names[idx]);
-        for (char *p = type; *p; p++) {
-            *p = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
-        }
-        by_index[idx] = json_pack("{s:s, s:o, s:o}", "type", type, "hard", hv, "soft", sv);
-        if (!by_index[idx]) {
-            rctx_nomem(c);
-            goto fail;
+    n = 0;
+    for (size_t i = 0; i < N_RLIMITS; i++) {
+        if (by_index[i].type) {
+            out[n++] = by_index[i];
         }
     }
-    /* Emit in a fixed order (by RLIMIT name) whatever order the spec used. */
-    for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++) {
-        if (by_index[i] && json_array_append_new(out, jsonx_steal(&by_index[i]))) {
-            rctx_nomem(c);
-            goto fail;
-        }
-    }
-    return out;
-fail:
-    for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++) {
-        json_decref(by_index[i]);
-    }
-    json_decref(out);
-    return NULL;
+    p->rlimits = out;
+    p->n_rlimits = n;
+    return 0;
 }
 
 /* ---- security_opt ---- */
 
 struct security {
-    int nnp;            /* -1 unset, 0/1 */
-    const char *apparmor;
-    char selinux[4][128];
+    int nnp;              /* -1 unset, 0/1 */
+    const char *apparmor; /* in the spec's string */
+    char selinux[4][128]; /* user, role, type, level (the original cut each at 127 bytes) */
     bool selinux_set;
 };
 
 static int parse_security_opt(struct rctx *c, struct security *s)
 {
-    const json_t *list = json_object_get(c->svc, "security_opt");
+    const struct mlist *list = &c->svc->security_opt;
     memset(s, 0, sizeof(*s));
     s->nnp = -1;
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        const char *o = json_string_value(json_array_get(list, i));
+    for (size_t i = 0; i < list->n; i++) {
+        const char *o = mlist_str(list, i);
         char f[48];
         snprintf(f, sizeof(f), "security_opt[%zu]", i);
         if (strcmp(o, "no-new-privileges") == 0 || strcmp(o, "no-new-privileges:true") == 0 ||
@@ -537,21 +547,19 @@ static int parse_security_opt(struct rctx *c, struct security *s)
     return 0;
 }
 
-static int set_lsm(struct rctx *c, json_t *p, const struct security *s)
+static int set_lsm(struct rctx *c, const struct security *s)
 {
-    if (s->apparmor && jsonx_set_str(p, "apparmorProfile", s->apparmor)) {
-        return rctx_nomem(c);
-    }
+    struct oci_process *p = &c->cfg->process;
+    p->apparmor_profile = s->apparmor;
     if (s->selinux_set) {
         static const char *const defaults[] = {"system_u", "system_r", "container_t", "s0"};
-        char label[600];
-        snprintf(label, sizeof(label), "%s:%s:%s:%s",
-                 s->selinux[0][0] ? s->selinux[0] : defaults[0],
-                 s->selinux[1][0] ? s->selinux[1] : defaults[1],
-                 s->selinux[2][0] ? s->selinux[2] : defaults[2],
-                 s->selinux[3][0] ? s->selinux[3] : defaults[3]);
-        if (jsonx_set_str(p, "selinuxLabel", label)) {
-            return rctx_nomem(c);
+        p->selinux_label = rctx_printf(c, "%s:%s:%s:%s",
+                                       s->selinux[0][0] ? s->selinux[0] : defaults[0],
+                                       s->selinux[1][0] ? s->selinux[1] : defaults[1],
+                                       s->selinux[2][0] ? s->selinux[2] : defaults[2],
+                                       s->selinux[3][0] ? s->selinux[3] : defaults[3]);
+        if (!p->selinux_label) {
+            return -1;
         }
     }
     return 0;
@@ -559,58 +567,33 @@ static int set_lsm(struct rctx *c, json_t *p, const struct security *s)
 
 /* ---- process ---- */
 
-json_t *render_process(struct rctx *c)
+static int render_oom_score_adj(struct rctx *c)
+{
+    const struct opt_i64 *oom = &c->res->oom_score_adj;
+    if (!oom->set) {
+        return 0;
+    }
+    if (oom->v < -1000 || oom->v > 1000) {
+        return rctx_fail(c, "resources.oom_score_adj", "oom_score_adj %lld is outside -1000..1000",
+                         oom->v);
+    }
+    c->cfg->process.has_oom_score_adj = true;
+    c->cfg->process.oom_score_adj = oom->v;
+    return 0;
+}
+
+/* Fills c->cfg->process except env (env.c's, already there), in the original's error
+ * precedence: user, capabilities, ulimits, argv, cwd, security_opt, oom_score_adj. */
+int render_process(struct rctx *c)
 {
     struct security sec;
     bool added_caps = false;
-    json_t *user = render_user(c);
-    if (!user) {
-        return NULL;
+    if (render_user(c) || render_capabilities(c, &added_caps) || render_rlimits(c) ||
+        render_args(c) || render_cwd(c) || parse_security_opt(c, &sec)) {
+        return -1;
     }
-    json_t *caps = render_capabilities(c, &added_caps);
-    json_t *rlimits = caps ? render_rlimits(c) : NULL;
-    json_t *args = rlimits ? render_args(c) : NULL;
-    const char *cwd = args ? render_cwd(c) : NULL;
-    json_t *p = NULL;
-    if (!cwd || parse_security_opt(c, &sec)) {
-        goto out;
-    }
-    bool nnp = sec.nnp >= 0 ? sec.nnp == 1 : (!c->privileged && !added_caps);
-    p = json_object();
-    if (!p || jsonx_set_bool(p, "terminal", json_is_true(json_object_get(c->svc, "tty"))) ||
-        json_object_set(p, "user", user) || json_object_set(p, "args", args) ||
-        json_object_set(p, "env", c->env) || jsonx_set_str(p, "cwd", cwd) ||
-        json_object_set(p, "capabilities", caps) || json_object_set(p, "rlimits", rlimits) ||
-        jsonx_set_bool(p, "noNewPrivileges", nnp)) {
-        json_decref(p);
-        p = NULL;
-        rctx_nomem(c);
-        goto out;
-    }
-    const json_t *oom = json_object_get(json_object_get(c->svc, "resources"), "oom_score_adj");
-    if (oom) {
-        long long v = json_integer_value(oom);
-        if (v < -1000 || v > 1000) {
-            rctx_fail(c, "resources.oom_score_adj", "oom_score_adj %lld is outside -1000..1000", v);
-            json_decref(p);
-            p = NULL;
-            goto out;
-        }
-        if (jsonx_set_int(p, "oomScoreAdj", v)) {
-            json_decref(p);
-            p = NULL;
-            rctx_nomem(c);
-            goto out;
-        }
-    }
-    if (set_lsm(c, p, &sec)) {
-        json_decref(p);
-        p = NULL;
-    }
-out:
-    json_decref(user);
-    json_decref(caps);
-    json_decref(rlimits);
-    json_decref(args);
-    return p;
+    struct oci_process *p = &c->cfg->process;
+    p->terminal = c->svc->tty.set && c->svc->tty.v;
+    p->no_new_privileges = sec.nnp >= 0 ? sec.nnp == 1 : (!c->privileged && !added_caps);
+    return render_oom_score_adj(c) || set_lsm(c, &sec) ? -1 : 0;
 }

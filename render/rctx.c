@@ -11,42 +11,40 @@
 #include "common/strutil.h"
 #include "render/ctx.h"
 
+static const struct spec_resources no_resources;
+
 int rctx_init(struct rctx *c, const struct render_request *req, const struct render_settings *set,
-              const json_t *secrets, struct err *err)
+              const json_t *secrets, struct arena *a, struct err *err)
 {
     memset(c, 0, sizeof(*c));
     c->req = req;
     c->set = set;
     c->secret_values = secrets;
     c->err = err;
+    c->a = a;
     c->svc = req->service;
-    c->gpu = json_object_get(json_object_get(c->svc, "resources"), "gpu");
-    c->wsl = json_object_get(req->host, "wsl");
+    c->res = c->svc->resources ? c->svc->resources : &no_resources;
+    c->gpu = c->res->gpu;
+    c->host = req->host;
+    c->image = req->image_config;
+    c->opt = req->options;
+    c->wsl = c->host->wsl;
     if (req->deployment_name) {
         char seg[ERR_PATH_MAX];
         path_key_segment(seg, sizeof(seg), req->service_name);
         snprintf(c->spath, sizeof(c->spath), "services%s", seg);
     }
-    c->host_network = req->host_network >= 0
-                          ? req->host_network == 1
-                          : json_is_true(json_object_get(c->svc, "host_network"));
-    c->privileged = json_is_true(json_object_get(c->svc, "privileged"));
-    const json_t *user = json_object_get(req->host, "user");
-    c->rootless = json_integer_value(json_object_get(user, "uid")) != 0;
-    const json_t *version = json_object_get(json_object_get(req->host, "cgroup"), "version");
-    c->cgroup_version = version ? (int)json_integer_value(version) : 2;
+    c->host_network = req->host_network >= 0 ? req->host_network == 1 : c->svc->host_network;
+    c->privileged = c->svc->privileged.set && c->svc->privileged.v;
+    c->rootless = c->host->user && c->host->user->uid.v != 0;
+    c->cgroup_version =
+        c->host->cgroup && c->host->cgroup->version.set ? (int)c->host->cgroup->version.v : 2;
+    c->cfg = arena_calloc(a, 1, sizeof(*c->cfg));
     c->warnings = json_array();
     c->files = json_object();
     c->secret_files = json_object();
-    c->env = json_array();
-    c->mounts = json_array();
-    c->devices = json_array();
-    c->dev_rules = json_array();
-    c->additional_gids = json_array();
-    c->hooks = json_object();
     c->linux_extra = json_object();
-    if (!c->warnings || !c->files || !c->secret_files || !c->env || !c->mounts || !c->devices ||
-        !c->dev_rules || !c->additional_gids || !c->hooks || !c->linux_extra) {
+    if (!c->cfg || !c->warnings || !c->files || !c->secret_files || !c->linux_extra) {
         return rctx_nomem(c);
     }
     return 0;
@@ -55,18 +53,37 @@ int rctx_init(struct rctx *c, const struct render_request *req, const struct ren
 void rctx_release(struct rctx *c)
 {
     json_decref(c->cdi_edits);
+    json_decref(c->linux_extra);
     json_decref(c->warnings);
     json_decref(c->files);
     jsonx_wipe_strings(c->secret_files);
     json_decref(c->secret_files);
-    json_decref(c->env);
-    json_decref(c->mounts);
-    json_decref(c->devices);
-    json_decref(c->dev_rules);
-    json_decref(c->additional_gids);
-    json_decref(c->hooks);
-    json_decref(c->linux_extra);
-    json_decref(c->caps);
+}
+
+char *rctx_strdup(struct rctx *c, const char *s)
+{
+    char *copy = arena_strndup(c->a, s, strlen(s));
+    if (!copy) {
+        rctx_nomem(c);
+    }
+    return copy;
+}
+
+char *rctx_printf(struct rctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *out = n >= 0 ? arena_alloc(c->a, (size_t)n + 1) : NULL;
+    if (!out) {
+        rctx_nomem(c);
+        return NULL;
+    }
+    va_start(ap, fmt);
+    vsnprintf(out, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return out;
 }
 
 const char *rctx_path(struct rctx *c, char *buf, size_t size, const char *field)
@@ -128,28 +145,33 @@ int rctx_warn(struct rctx *c, const char *code, const char *field, const char *f
     return 0;
 }
 
-const json_t *rctx_device_fact(const struct rctx *c, const char *path)
+const struct host_device *rctx_device_fact(const struct rctx *c, const char *path)
 {
-    const json_t *devs = json_object_get(c->req->host, "devices");
-    for (size_t i = 0; i < json_array_size(devs); i++) {
-        const json_t *d = json_array_get(devs, i);
-        if (str_eq(jsonx_get_str(d, "path"), path)) {
+    const struct mlist *devs = &c->host->devices;
+    for (size_t i = 0; i < devs->n; i++) {
+        const struct host_device *d = mlist_ptr(devs, i);
+        if (str_eq(d->path, path)) {
             return d;
         }
     }
     return NULL;
 }
 
+static const struct opt_list *fact_list(const struct rctx *c, const char *list)
+{
+    return strcmp(list, "dirs") == 0 ? &c->host->dirs : &c->host->files;
+}
+
 bool rctx_has_facts(const struct rctx *c, const char *list)
 {
-    return json_object_get(c->req->host, list) != NULL;
+    return fact_list(c, list)->set;
 }
 
 bool rctx_fact_listed(const struct rctx *c, const char *list, const char *path)
 {
-    const json_t *items = json_object_get(c->req->host, list);
-    for (size_t i = 0; i < json_array_size(items); i++) {
-        if (str_eq(json_string_value(json_array_get(items, i)), path)) {
+    const struct mlist *items = &fact_list(c, list)->list;
+    for (size_t i = 0; i < items->n; i++) {
+        if (str_eq(mlist_str(items, i), path)) {
             return true;
         }
     }

@@ -20,7 +20,12 @@ void render_result_release(struct render_result *res)
     if (!res) {
         return;
     }
-    json_decref(res->config);
+    if (res->config) {
+        json_decref(res->config->linux_extra);
+        json_decref(res->config->cdi_edits);
+        arena_release(&res->config->arena);
+        free(res->config);
+    }
     json_decref(res->warnings);
     json_decref(res->files);
     jsonx_wipe_strings(res->secret_files);
@@ -56,12 +61,12 @@ static bool valid_hostname(const char *h)
 
 /* Builder hostname (params/options) > spec.hostname > ContainerId; none under host
  * networking unless asked for (the container keeps a private copy of the host's name). */
-static int render_hostname(struct rctx *c, json_t *config)
+static int render_hostname(struct rctx *c)
 {
     const char *h = c->req->hostname;
     const char *field = "hostname";
     if (!h) {
-        h = jsonx_get_str(c->svc, "hostname");
+        h = c->svc->hostname;
     } else {
         field = NULL;
     }
@@ -81,62 +86,51 @@ static int render_hostname(struct rctx *c, json_t *config)
                          "hostname '%s' is not a valid RFC 1123 host name of at most 63 characters",
                          h);
     }
-    return jsonx_set_str(config, "hostname", h) ? rctx_nomem(c) : 0;
+    c->cfg->hostname = h;
+    return 0;
 }
 
-static int add_annotation(struct rctx *c, json_t *ann, const char *key, const char *value)
-{
-    return jsonx_set_str(ann, key, value) ? rctx_nomem(c) : 0;
-}
+struct annotation {
+    const char *key, *value;
+};
 
-static int cmp_strings(const void *a, const void *b)
+static int cmp_annotations(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const struct annotation *)a)->key, ((const struct annotation *)b)->key);
 }
 
 /* labels (sorted) plus stop_signal, as annotations. */
-static json_t *render_annotations(struct rctx *c)
+static int render_annotations(struct rctx *c)
 {
-    json_t *ann = json_object();
-    const json_t *labels = json_object_get(c->svc, "labels");
-    size_t n = json_object_size(labels);
-    const char **keys = n ? calloc(n, sizeof(*keys)) : NULL;
-    if (!ann || (n && !keys)) {
-        free(keys);
-        json_decref(ann);
-        rctx_nomem(c);
-        return NULL;
+    const struct mmap *labels = &c->svc->labels;
+    const char *sig = c->svc->stop_signal;
+    size_t n = labels->n + (sig ? 1 : 0);
+    struct annotation *ann = n ? arena_alloc(c->a, n * sizeof(*ann)) : NULL;
+    const char **keys = n ? arena_alloc(c->a, n * sizeof(*keys)) : NULL;
+    const char **values = n ? arena_alloc(c->a, n * sizeof(*values)) : NULL;
+    if (n && (!ann || !keys || !values)) {
+        return rctx_nomem(c);
     }
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)(uintptr_t)labels, k, v)
-    {
-        keys[i++] = k;
+    for (size_t i = 0; i < labels->n; i++) {
+        ann[i] = (struct annotation){labels->keys[i], mmap_str(labels, i)};
     }
-    if (n) {
-        qsort(keys, n, sizeof(*keys), cmp_strings);
-    }
-    for (i = 0; i < n; i++) {
-        if (!*keys[i]) {
-            free(keys);
-            json_decref(ann);
-            rctx_fail(c, "labels", "label names must not be empty");
-            return NULL;
-        }
-        if (add_annotation(c, ann, keys[i], jsonx_get_str(labels, keys[i]))) {
-            free(keys);
-            json_decref(ann);
-            return NULL;
+    if (labels->n) {
+        qsort(ann, labels->n, sizeof(*ann), cmp_annotations);
+        if (!*ann[0].key) {
+            return rctx_fail(c, "labels", "label names must not be empty");
         }
     }
-    free(keys);
-    const char *sig = jsonx_get_str(c->svc, "stop_signal");
-    if (sig && add_annotation(c, ann, "org.opencontainers.image.stopSignal", sig)) {
-        json_decref(ann);
-        return NULL;
+    if (sig) {
+        ann[labels->n] = (struct annotation){"org.opencontainers.image.stopSignal", sig};
     }
-    return ann;
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = ann[i].key;
+        values[i] = ann[i].value;
+    }
+    c->cfg->n_annotations = n;
+    c->cfg->annotation_keys = keys;
+    c->cfg->annotation_values = values;
+    return 0;
 }
 
 static bool valid_oci_version(const char *v)
@@ -158,102 +152,70 @@ static bool valid_oci_version(const char *v)
     return dots == 2 && digit;
 }
 
-static json_t *render_root(struct rctx *c)
+/* The members the steps do not fill, in the original's error precedence. */
+static int assemble(struct rctx *c)
 {
-    json_t *root = json_object();
-    if (!root || jsonx_set_str(root, "path", "rootfs") ||
-        jsonx_set_bool(root, "readonly", json_is_true(json_object_get(c->svc,
-                                                                     "read_only_root_fs")))) {
-        json_decref(root);
-        rctx_nomem(c);
-        return NULL;
-    }
-    return root;
-}
-
-static json_t *assemble(struct rctx *c, json_t *process, json_t *linux_obj)
-{
-    const char *version = jsonx_get_str(c->req->options, "oci_version");
+    const char *version = c->opt->oci_version;
     if (!version) {
         version = DEFAULT_OCI_VERSION;
     } else if (!valid_oci_version(version)) {
-        err_set(c->err, ERR_SPEC_INVALID, "options.oci_version",
-                "oci_version '%s' is not a SemVer version such as 1.0.2", version);
-        return NULL;
+        return err_set(c->err, ERR_SPEC_INVALID, "options.oci_version",
+                       "oci_version '%s' is not a SemVer version such as 1.0.2", version);
     }
-    /* Groups are complete only now: CDI edits may add to them after the process was built. */
-    json_t *user = json_object_get(process, "user");
-    if (json_array_size(c->additional_gids) &&
-        json_object_set(user, "additionalGids", c->additional_gids)) {
-        rctx_nomem(c);
-        return NULL;
+    c->cfg->oci_version = version;
+    c->cfg->root_path = "rootfs";
+    c->cfg->root_readonly = c->svc->read_only_root_fs.set && c->svc->read_only_root_fs.v;
+    return render_hostname(c) || render_annotations(c) ? -1 : 0;
+}
+
+/* The result's config: the typed config, the arena it lives in and the CDI edits it points
+ * into. */
+static struct render_config *config_new(void)
+{
+    struct render_config *rc = calloc(1, sizeof(*rc));
+    if (rc) {
+        arena_init(&rc->arena, RESULT_ARENA_LIMIT);
     }
-    json_t *config = json_object();
-    json_t *root = render_root(c);
-    if (!config || !root || jsonx_set_str(config, "ociVersion", version) ||
-        json_object_set_new(config, "root", jsonx_steal(&root)) ||
-        json_object_set(config, "mounts", c->mounts) ||
-        json_object_set(config, "process", process)) {
-        json_decref(root);
-        json_decref(config);
-        rctx_nomem(c);
-        return NULL;
-    }
-    if (render_hostname(c, config)) {
-        json_decref(config);
-        return NULL;
-    }
-    if (json_object_size(c->hooks) && json_object_set(config, "hooks", c->hooks)) {
-        json_decref(config);
-        rctx_nomem(c);
-        return NULL;
-    }
-    json_t *ann = render_annotations(c);
-    if (!ann || json_object_set_new(config, "annotations", ann) ||
-        json_object_set(config, "linux", linux_obj)) {
-        json_decref(config);
-        if (!err_is_set(c->err)) {
-            rctx_nomem(c);
-        }
-        return NULL;
-    }
-    return config;
+    return rc;
 }
 
 int render_execute(const struct render_request *req, const struct render_settings *settings,
                    const json_t *secret_values, struct render_result *out, struct err *err)
 {
     static const struct render_settings no_settings;
-    struct rctx c;
-    json_t *process = NULL, *linux_obj = NULL, *config = NULL;
-    int rc = -1;
-    if (rctx_init(&c, req, settings ? settings : &no_settings, secret_values, err)) {
-        goto done;
-    }
-    if (render_cdi(&c) || render_env(&c) || render_gpu_sharing_env(&c)) {
-        goto done;
-    }
-    process = render_process(&c);
-    if (!process || render_mounts(&c) || render_devices(&c) || render_hooks_and_cdi_extras(&c) ||
-        render_secret_files(&c)) {
-        goto done;
-    }
-    linux_obj = render_linux(&c);
-    if (!linux_obj || render_warn_unrendered(&c)) {
-        goto done;
-    }
-    config = assemble(&c, process, linux_obj);
+    struct render_config *config = config_new();
     if (!config) {
+        return err_nomem(err);
+    }
+    struct rctx c;
+    int rc = -1;
+    if (rctx_init(&c, req, settings ? settings : &no_settings, secret_values, &config->arena,
+                  err)) {
         goto done;
     }
-    out->config = jsonx_steal(&config);
+    if (render_cdi(&c) || render_env(&c) || render_gpu_sharing_env(&c) || render_process(&c) ||
+        render_mounts(&c) || render_devices(&c) || render_hooks_and_cdi_extras(&c) ||
+        render_secret_files(&c) || render_linux(&c) || render_warn_unrendered(&c) ||
+        assemble(&c)) {
+        goto done;
+    }
+    if (json_object_size(c.linux_extra)) {
+        c.cfg->linux_.extra = c.linux_extra;
+        config->linux_extra = jsonx_steal(&c.linux_extra);
+    }
+    config->cdi_edits = jsonx_steal(&c.cdi_edits);
+    config->oci = c.cfg;
+    out->config = config;
+    config = NULL;
     out->warnings = jsonx_steal(&c.warnings);
     out->files = jsonx_steal(&c.files);
     out->secret_files = jsonx_steal(&c.secret_files);
     rc = 0;
 done:
-    json_decref(process);
-    json_decref(linux_obj);
     rctx_release(&c);
+    if (config) {
+        arena_release(&config->arena);
+        free(config);
+    }
     return rc;
 }

@@ -74,7 +74,6 @@ const char *render_request_service(const struct render_request *req);
 const char *render_request_scope(const struct render_request *req);        /* effective scope */
 const char *render_request_container_id(const struct render_request *req); /* "web-rep-1" */
 bool render_request_is_envelope(const struct render_request *req);
-const json_t *render_request_host_env(const struct render_request *req);    /* host.env or NULL */
 
 /*
  * One $S: reference of the selected service's env. `scope` is the
@@ -106,6 +105,8 @@ int render_parse_secret_ref(const char *value, const char *base_scope, const cha
                             struct render_secret_ref *out, struct err *err) WARN_UNUSED;
 void render_secret_ref_clear(struct render_secret_ref *ref);
 
+struct render_prepared;
+
 /* Process-wide settings the server or CLI passes in (never read from the environment here). */
 struct render_settings {
     const char *default_cgroup_parent; /* OCIRENDER_CGROUP_PARENT, or NULL */
@@ -114,10 +115,27 @@ struct render_settings {
     const char *native_arch;           /* the caller's `uname -m`: the node's architecture
                                         * when host.arch is absent (with a warning); NULL:
                                         * the architecture ocirender was built for */
+    const struct render_prepared *prepared; /* constant parts prepared at start-up, or NULL
+                                             * (the same bytes, written the slow way) */
 };
 
+/*
+ * Constant parts of configs prepared once at start-up (the default seccomp profile of each
+ * architecture with the default capability set, as text), so that a render copies them
+ * instead of writing them again. Not a cache: nothing in it depends on any request.
+ * NULL when out of memory. Read-only afterwards, so threads may share it.
+ */
+struct render_prepared;
+struct render_prepared *render_prepared_new(void);
+void render_prepared_free(struct render_prepared *p);
+
+/* The rendered config: typed data in an arena of its own (render/oci.h), written once by
+ * render_output_text(). It borrows strings from the request, so it is only read while the
+ * request lives (releasing it afterwards is fine). */
+struct render_config;
+
 struct render_result {
-    json_t *config;   /* the OCI runtime config */
+    struct render_config *config; /* the OCI runtime config */
     json_t *warnings; /* [{"code", "message", "path"}] */
     json_t *files;    /* {"resolv.conf": "...", "hosts": "..."}: bundle files */
     json_t *secret_files; /* {"NAME": {"value", "uid", "gid", "mode"}}: secrets as files */
@@ -132,6 +150,9 @@ int render_execute(const struct render_request *req, const struct render_setting
                    const json_t *secret_values, struct render_result *out,
                    struct err *err) WARN_UNUSED;
 void render_result_release(struct render_result *res);
+/* The config as a document (for tests and callers that inspect it). New reference, or NULL
+ * when out of memory. */
+json_t *render_result_config_json(const struct render_result *res);
 
 /*
  * The wire format. render_output_text() writes a result as the exact bytes the

@@ -264,17 +264,20 @@ static const struct sfield envelope_fields[] = {
 const struct stype request_envelope_type = {.kind = SK_OBJECT, .what = "an envelope mapping",
                                          .fields = envelope_fields};
 
-/* ---- helpers ---- */
+/* ---- parsing into the typed model ---- */
+
+/* A request's documents and model: the body's size many times over is plenty; the limit
+ * only stops a pathological document from taking the process's memory. */
+#define REQUEST_ARENA_LIMIT (256u << 20)
 
 void render_request_free(struct render_request *req)
 {
     if (!req) {
         return;
     }
-    json_decref(req->spec);
-    json_decref(req->image_config);
-    json_decref(req->host);
-    json_decref(req->options);
+    request_model_release_cdi(req->host_owned);
+    request_model_release_options(req->options_owned);
+    arena_release(&req->arena);
     free(req->service_name);
     free(req->deployment_name);
     free(req->container_service);
@@ -288,37 +291,48 @@ void render_request_free(struct render_request *req)
     free(req);
 }
 
-static bool looks_like_deployment(const json_t *root)
+static bool looks_like_deployment(const struct dnode *root)
 {
-    return json_object_get(root, "version") || json_object_get(root, "deployment") ||
-           json_object_get(root, "services") || !json_object_get(root, "image");
+    return dom_get(root, "version") || dom_get(root, "deployment") || dom_get(root, "services") ||
+           !dom_get(root, "image");
 }
 
-/* Normalize a spec document (DeploymentSpec or bare ServiceSpec) into req->spec. */
-static int load_spec(struct render_request *req, const struct doc *doc, struct err *err)
+/* Check a model value and fill its storage; the walk's errors go to `err`. */
+static int fill_model(struct render_request *req, const struct mtype *t, const struct dnode *in,
+                      const char *root_path, void *dst, struct err *err)
 {
-    struct walk w;
-    walk_init(&w, doc, err, "");
-    const json_t *root = doc->root;
-    if (looks_like_deployment(root) && !json_object_get(root, "version") &&
-        !json_object_get(root, "deployment") && !json_object_get(root, "services")) {
+    struct mwalk w;
+    mwalk_init(&w, &req->arena, err, root_path);
+    if (mwalk_fill(&w, t, in, dst) == 0) {
+        return 0;
+    }
+    return err_is_set(err) ? -1 : err_nomem(err);
+}
+
+/* Check a spec document (DeploymentSpec or bare ServiceSpec) into the request's model. */
+static int load_spec(struct render_request *req, const struct dnode *root, struct err *err)
+{
+    if (looks_like_deployment(root) && !dom_get(root, "version") &&
+        !dom_get(root, "deployment") && !dom_get(root, "services")) {
         return err_set(err, ERR_SPEC_INVALID, "",
                        "not a ZLayer spec: expected a DeploymentSpec (version, deployment, "
                        "services) or a ServiceSpec (a mapping with `image`)");
     }
-    bool deployment = looks_like_deployment(root);
-    json_t *spec = walk_norm(&w, deployment ? &spec_deployment_type : &spec_service_type, root);
-    if (!spec) {
+    if (!looks_like_deployment(root)) {
+        struct spec_service *svc = NULL;
+        if (fill_model(req, &spec_service_mtype, root, "", &svc, err)) {
+            return -1;
+        }
+        req->service = svc;
+        return 0;
+    }
+    struct spec_deployment *d = NULL;
+    if (fill_model(req, &spec_deployment_mtype, root, "", &d, err)) {
         return -1;
     }
-    req->spec = spec;
-    if (deployment) {
-        req->deployment_name = str_dup(jsonx_get_str(spec, "deployment"));
-        if (!req->deployment_name) {
-            return err_nomem(err);
-        }
-    }
-    return 0;
+    req->deployment = d;
+    req->deployment_name = str_dup(d->deployment);
+    return req->deployment_name ? 0 : err_nomem(err);
 }
 
 static int set_str(char **dst, const char *src, struct err *err)
@@ -328,52 +342,64 @@ static int set_str(char **dst, const char *src, struct err *err)
     return (*dst || !src) ? 0 : err_nomem(err);
 }
 
+/* "a, b, c" of the deployment's service names, cut at a whole name. */
+static void service_names(const struct mmap *services, char *names, size_t size)
+{
+    size_t n = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < services->n; i++) {
+        int w = snprintf(names + n, size - n, "%s%s", n ? ", " : "", services->keys[i]);
+        if (w < 0 || (size_t)w >= size - n) {
+            names[n] = '\0';
+            break;
+        }
+        n += (size_t)w;
+    }
+}
+
+/* The service of a deployment the request names (or its only one). */
+static int select_service(struct render_request *req, const char **service, struct err *err)
+{
+    const struct mmap *services = &req->deployment->services;
+    if (!*service) {
+        if (services->n == 0) {
+            return err_set(err, ERR_SPEC_INVALID, "services", "the deployment has no services");
+        }
+        if (services->n > 1) {
+            return err_set(err, ERR_SPEC_INVALID, "service",
+                           "the deployment has %zu services: choose one with `service`",
+                           services->n);
+        }
+        *service = services->keys[0];
+    }
+    for (size_t i = 0; i < services->n; i++) {
+        if (strcmp(services->keys[i], *service) == 0) {
+            req->service = mmap_ptr(services, i);
+            return 0;
+        }
+    }
+    char names[256];
+    service_names(services, names, sizeof(names));
+    return err_set(err, ERR_SPEC_INVALID, "service",
+                   "unknown service '%s' (the deployment defines: %s)", *service,
+                   names[0] ? names : "no services");
+}
+
 /* Pick the service, fill ContainerId, scope, hostname and host_network. */
-static int resolve_identity(struct render_request *req, const json_t *envelope,
+static int resolve_identity(struct render_request *req, const struct envelope *envelope,
                             const struct render_params *p, struct err *err)
 {
-    const json_t *container = json_object_get(envelope, "container");
-    const char *service = p->service ? p->service : jsonx_get_str(envelope, "service");
-    if (!service) {
-        service = jsonx_get_str(container, "service");
+    const struct container_ref *container = envelope ? envelope->container : NULL;
+    const char *service = p->service ? p->service : envelope ? envelope->service : NULL;
+    if (!service && container) {
+        service = container->service;
     }
-
-    if (req->deployment_name) {
-        json_t *services = json_object_get(req->spec, "services");
-        if (!service) {
-            if (json_object_size(services) == 0) {
-                return err_set(err, ERR_SPEC_INVALID, "services", "the deployment has no services");
-            }
-            if (json_object_size(services) > 1) {
-                return err_set(err, ERR_SPEC_INVALID, "service",
-                               "the deployment has %zu services: choose one with `service`",
-                               json_object_size(services));
-            }
-            service = json_object_iter_key(json_object_iter(services));
+    if (req->deployment) {
+        if (select_service(req, &service, err)) {
+            return -1;
         }
-        req->service = json_object_get(services, service);
-        if (!req->service) {
-            char names[256] = "";
-            size_t n = 0;
-            const char *name;
-            json_t *svc;
-            json_object_foreach(services, name, svc)
-            {
-                int w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", name);
-                if (w < 0 || (size_t)w >= sizeof(names) - n) {
-                    break;
-                }
-                n += (size_t)w;
-            }
-            return err_set(err, ERR_SPEC_INVALID, "service",
-                           "unknown service '%s' (the deployment defines: %s)", service,
-                           n ? names : "no services");
-        }
-    } else {
-        req->service = req->spec;
-        if (!service) {
-            service = "service";
-        }
+    } else if (!service) {
+        service = "service";
     }
     if (!spec_valid_service_name(service)) {
         return err_set(err, ERR_SPEC_INVALID, "service", "invalid service name '%s'", service);
@@ -382,14 +408,9 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
         return -1;
     }
 
-    const char *csvc = jsonx_get_str(container, "service");
-    if (set_str(&req->container_service, csvc ? csvc : service, err)) {
+    const char *csvc = container ? container->service : NULL;
+    if (set_str(&req->container_service, p->service ? p->service : csvc ? csvc : service, err)) {
         return -1;
-    }
-    if (p->service) {
-        if (set_str(&req->container_service, p->service, err)) {
-            return -1;
-        }
     }
     if (!spec_valid_service_name(req->container_service)) {
         return err_set(err, ERR_SPEC_INVALID, "container.service", "invalid service name '%s'",
@@ -399,12 +420,12 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
     uint64_t v = 1;
     if (p->has_replica) {
         v = p->replica;
-    } else if (json_object_get(container, "replica")) {
-        v = (uint64_t)json_integer_value(json_object_get(container, "replica"));
+    } else if (container && container->replica.set) {
+        v = (uint64_t)container->replica.v;
     }
     req->replica = (uint32_t)v;
 
-    const char *role = p->role ? p->role : jsonx_get_str(container, "role");
+    const char *role = p->role ? p->role : container ? container->role : NULL;
     if (!role) {
         role = "default";
     }
@@ -422,8 +443,8 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
     }
     if (p->has_node_id) {
         v = p->node_id;
-    } else if (json_object_get(container, "node_id")) {
-        v = (uint64_t)json_integer_value(json_object_get(container, "node_id"));
+    } else if (container && container->node_id.set) {
+        v = (uint64_t)container->node_id.v;
     }
     req->node_id = v;
 
@@ -440,7 +461,8 @@ static int resolve_identity(struct render_request *req, const json_t *envelope,
 static int resolve_overrides(struct render_request *req, const struct render_params *p,
                              struct err *err)
 {
-    const char *scope = p->scope ? p->scope : jsonx_get_str(req->options, "scope");
+    const struct render_options *o = req->options;
+    const char *scope = p->scope ? p->scope : o->scope;
     if (!scope) {
         scope = req->deployment_name ? req->deployment_name : "default";
     }
@@ -450,31 +472,32 @@ static int resolve_overrides(struct render_request *req, const struct render_par
     if (set_str(&req->scope, scope, err)) {
         return -1;
     }
-    const char *hostname = p->hostname ? p->hostname : jsonx_get_str(req->options, "hostname");
+    const char *hostname = p->hostname ? p->hostname : o->hostname;
     if (hostname && set_str(&req->hostname, hostname, err)) {
         return -1;
     }
     req->host_network = -1;
     if (p->host_network != RENDER_FLAG_UNSET) {
         req->host_network = p->host_network == RENDER_FLAG_TRUE;
-    } else if (json_object_get(req->options, "host_network")) {
-        req->host_network = json_is_true(json_object_get(req->options, "host_network"));
+    } else if (o->host_network.set) {
+        req->host_network = o->host_network.v;
     }
     return 0;
 }
 
-/* Normalize a borrowed override object (CLI --facts / --image-config). */
-static json_t *norm_override(const struct stype *t, const json_t *in, const char *path,
-                             struct err *err)
+/* Normalize a borrowed override object (CLI --facts / --image-config) at `path`. */
+static int load_override(struct render_request *req, const struct mtype *t, const json_t *in,
+                         const char *path, void *dst, struct err *err)
 {
-    struct walk w;
-    walk_init(&w, NULL, err, path);
-    return walk_norm(&w, t, in);
+    const struct dnode *root = dom_from_json(&req->arena, in, err);
+    return root ? fill_model(req, t, root, path, dst, err) : -1;
 }
 
 int render_cdi_entry_check(const json_t *entry, const char *path, struct err *err)
 {
-    json_t *norm = norm_override(&cdi_entry_type, entry, path, err);
+    struct walk w;
+    walk_init(&w, NULL, err, path);
+    json_t *norm = walk_norm(&w, &cdi_entry_type, entry);
     if (!norm && !err_is_set(err)) {
         err_nomem(err);
     }
@@ -482,36 +505,61 @@ int render_cdi_entry_check(const json_t *entry, const char *path, struct err *er
     return norm ? 0 : -1;
 }
 
-static int load_envelope(struct render_request *req, const struct doc *doc, json_t **envelope,
-                         struct err *err)
+/* The envelope's spec member: a mapping, or a string holding YAML or JSON (a quoted or block
+ * scalar; a plain one is a mistake). */
+static int load_envelope_spec(struct render_request *req, const struct dnode *raw,
+                              struct err *err)
 {
-    struct walk w;
-    walk_init(&w, doc, err, "");
-    json_t *env = walk_norm(&w, &request_envelope_type, doc->root);
-    if (!env) {
-        return -1;
-    }
-    *envelope = env;
-    const json_t *raw_spec = json_object_get(doc->root, "spec");
-    int rc;
-    if (json_is_string(raw_spec) && !walk_is_plain(&w, raw_spec)) {
-        struct doc inner;
-        if (doc_parse(json_string_value(raw_spec), json_string_length(raw_spec), 0, &inner, err)) {
+    if (raw->kind == DN_STR && !raw->plain) {
+        const struct dnode *inner = dom_parse(&req->arena, raw->u.str, raw->len, 0, NULL, err);
+        if (!inner) {
             /* Positions are inside the spec text, not the envelope. */
             err_prefix_paths(err, "spec", ", ");
             return -1;
         }
-        rc = load_spec(req, &inner, err);
-        doc_release(&inner);
-    } else if (json_is_object(raw_spec)) {
-        struct doc view = *doc;
-        view.root = (json_t *)(uintptr_t)raw_spec;
-        rc = load_spec(req, &view, err);
-    } else {
-        rc = err_set(err, ERR_SPEC_INVALID, "spec",
-                     "expected the spec as a mapping or as a string holding YAML or JSON");
+        return load_spec(req, inner, err);
     }
-    return rc;
+    if (raw->kind == DN_MAP) {
+        return load_spec(req, raw, err);
+    }
+    return err_set(err, ERR_SPEC_INVALID, "spec",
+                   "expected the spec as a mapping or as a string holding YAML or JSON");
+}
+
+/* Host facts, image config and options: the parameters' overrides, else the envelope's,
+ * else all-absent. */
+static int load_inputs(struct render_request *req, const struct envelope *env,
+                       const struct render_params *p, struct err *err)
+{
+    struct host_facts *host = req->host_owned;
+    if (p->host) {
+        request_model_release_cdi(req->host_owned);
+        req->host_owned = host = NULL;
+        int rc = load_override(req, &request_host_mtype, p->host, "host", &host, err);
+        req->host_owned = host;
+        if (rc) {
+            return -1;
+        }
+    }
+    if (!host) {
+        host = arena_calloc(&req->arena, 1, sizeof(*host));
+    }
+    req->host = host;
+    struct image_config *image = env ? env->image_config : NULL;
+    if (p->image_config) {
+        image = NULL;
+        if (load_override(req, &request_image_config_mtype, p->image_config, "image_config",
+                          &image, err)) {
+            return -1;
+        }
+    }
+    req->image_config = image;
+    struct render_options *options = req->options_owned;
+    if (!options) {
+        options = arena_calloc(&req->arena, 1, sizeof(*options));
+    }
+    req->options = options;
+    return host && options ? 0 : err_nomem(err);
 }
 
 int render_request_parse(const char *body, size_t len, enum render_format fmt,
@@ -520,49 +568,43 @@ int render_request_parse(const char *body, size_t len, enum render_format fmt,
 {
     static const struct render_params no_params;
     const struct render_params *p = params ? params : &no_params;
-    struct doc doc;
-    int dfmt = fmt == RENDER_FMT_JSON ? DOC_JSON : fmt == RENDER_FMT_YAML ? DOC_YAML : 0;
-    if (doc_parse(body, len, dfmt, &doc, err)) {
-        return -1;
-    }
     struct render_request *req = calloc(1, sizeof(*req));
-    json_t *envelope = NULL;
-    int rc = -1;
     if (!req) {
-        err_nomem(err);
+        return err_nomem(err);
+    }
+    arena_init(&req->arena, REQUEST_ARENA_LIMIT);
+    int dfmt = fmt == RENDER_FMT_JSON ? DOM_JSON : fmt == RENDER_FMT_YAML ? DOM_YAML : 0;
+    const struct dnode *root = dom_parse(&req->arena, body, len, dfmt, NULL, err);
+    struct envelope *env = NULL;
+    int rc = -1;
+    if (!root) {
         goto out;
     }
-    req->envelope = json_object_get(doc.root, "spec") != NULL;
-    if (req->envelope ? load_envelope(req, &doc, &envelope, err) : load_spec(req, &doc, err)) {
-        goto out;
-    }
-    json_t *host = json_object_get(envelope, "host");
-    json_t *image = json_object_get(envelope, "image_config");
-    req->host = p->host ? norm_override(&request_host_type, p->host, "host", err)
-                        : (host ? json_incref(host) : json_object());
-    req->image_config = p->image_config
-                            ? norm_override(&request_image_config_type, p->image_config,
-                                            "image_config", err)
-                            : json_incref(image);
-    json_t *options = json_object_get(envelope, "options");
-    req->options = options ? json_incref(options) : json_object();
-    if (!req->host || (p->image_config && !req->image_config) || !req->options) {
-        if (!err_is_set(err)) {
-            err_nomem(err);
+    req->envelope = dom_get(root, "spec") != NULL;
+    if (req->envelope) {
+        int filled = fill_model(req, &request_envelope_mtype, root, "", &env, err);
+        if (env) {
+            req->host_owned = env->host;
+            req->options_owned = env->options;
         }
+        if (filled) {
+            goto out;
+        }
+        if (load_envelope_spec(req, env->spec, err)) {
+            goto out;
+        }
+    } else if (load_spec(req, root, err)) {
         goto out;
     }
-    if (resolve_identity(req, envelope, p, err) || resolve_overrides(req, p, err) ||
-        request_parse_secret_refs(req, err)) {
+    if (load_inputs(req, env, p, err) || resolve_identity(req, env, p, err) ||
+        resolve_overrides(req, p, err) || request_parse_secret_refs(req, err)) {
         goto out;
     }
     *out = req;
     req = NULL;
     rc = 0;
 out:
-    json_decref(envelope);
     render_request_free(req);
-    doc_release(&doc);
     return rc;
 }
 
@@ -584,9 +626,4 @@ const char *render_request_container_id(const struct render_request *req)
 bool render_request_is_envelope(const struct render_request *req)
 {
     return req->envelope;
-}
-
-const json_t *render_request_host_env(const struct render_request *req)
-{
-    return json_object_get(req->host, "env");
 }

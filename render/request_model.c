@@ -89,22 +89,6 @@ static const struct mtype mt_host_rootfs = {.kind = MK_OBJECT, .what = "a rootfs
                                             .fields = rootfs_fields,
                                             .size = sizeof(struct host_rootfs)};
 
-/* A list whose presence counts even when empty (host.dirs, host.files). */
-static int fill_present_list(struct mwalk *w, const struct mtype *t, const struct dnode *in,
-                             void *dst)
-{
-    (void)t;
-    struct opt_list *l = dst;
-    if (mwalk_fill(w, &mt_string_list, in, &l->list)) {
-        return -1;
-    }
-    l->set = true;
-    return 0;
-}
-static const struct mtype mt_present_list = {.kind = MK_CUSTOM, .what = "a list of strings",
-                                             .size = sizeof(struct opt_list),
-                                             .fill = fill_present_list};
-
 /* ---- CDI entries: normalized by the CDI schema of render/cdi.c, as jansson documents ---- */
 
 /* A jansson copy of an arena node, with the YAML positions the CDI walk reports. */
@@ -258,8 +242,8 @@ static const struct mfield host_fields[] = {
     {"subgid", &mt_subid, 0, NULL, AT_HOST(subgid)},
     {"cgroup", &mt_host_cgroup, 0, NULL, AT_HOST(cgroup)},
     {"devices", &mt_host_devices, 0, NULL, AT_HOST(devices)},
-    {"dirs", &mt_present_list, 0, NULL, AT_HOST(dirs)},
-    {"files", &mt_present_list, 0, NULL, AT_HOST(files)},
+    {"dirs", &mt_present_string_list, 0, NULL, AT_HOST(dirs)},
+    {"files", &mt_present_string_list, 0, NULL, AT_HOST(files)},
     {"cdi", &mt_host_cdi, 0, NULL, AT_HOST(cdi)},
     {"env", &mt_string_map, 0, NULL, AT_HOST(env)},
     {"rootfs", &mt_host_rootfs, 0, NULL, AT_HOST(rootfs)},
@@ -378,7 +362,7 @@ static const struct mfield options_fields[] = {
     {"hostname", &mt_string, 0, NULL, AT_OPT(hostname)},
     {"host_network", &mt_bool, 0, NULL, AT_OPT(host_network)},
     {"cwd", &mt_string, 0, NULL, AT_OPT(cwd)},
-    {"args", &mt_string_list, 0, NULL, AT_OPT(args)},
+    {"args", &mt_present_string_list, 0, NULL, AT_OPT(args)},
     {"env", &mt_env_pairs, 0, NULL, AT_OPT(env)},
     {"volume_paths", &mt_abs_path_map, 0, NULL, AT_OPT(volume_paths)},
     {"socket_path", &mt_abs_path, 0, NULL, AT_OPT(socket_path)},

@@ -74,7 +74,7 @@ struct render_options {
     const char *hostname;
     struct opt_bool host_network;
     const char *cwd;
-    struct mlist args;          /* of const char * */
+    struct opt_list args;       /* of const char *; given (even empty) or not */
     struct mlist env;           /* of struct env_pair * */
     struct mmap volume_paths;   /* of const char * */
     const char *socket_path;

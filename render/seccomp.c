@@ -11,7 +11,10 @@
  * keyctl, request_key) and io_uring, whose operations bypass these checks, are never listed.
  *
  * The tables below are grouped by what a syscall does; the names are the kernel's. They are
- * static data: a render only wraps them in JSON.
+ * static data: a render records which architecture list and capability set apply, and the
+ * writer writes the profile straight from the tables (no document is built). The profile of
+ * each architecture with the default capability set, the one most containers get, is
+ * written once at start-up (render_prepared_new) and copied where it fits.
  */
 #include "render/seccomp.h"
 
@@ -21,9 +24,12 @@
 #include <strings.h>
 
 #include "common/jsonx.h"
+#include "common/sbuf.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
 #include "render/internal.h"
+#include "render/jw.h"
+#include "render/oci.h"
 
 #define EPERM_ 1
 #define ENOSYS_ 38
@@ -181,7 +187,7 @@ static const struct lifted_group lifted[] = {
 /* personality(2) values allowed: PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32, and
  * 0xffffffff, which only queries. Others (PER_BSD, ADDR_NO_RANDOMIZE...) change how the
  * kernel treats the process and are refused. */
-static const json_int_t personalities[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+static const long long personalities[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
 
 /* ---- architectures ---- */
 
@@ -191,22 +197,32 @@ static const char *const abi_x86[] = {"SCMP_ARCH_X86", NULL};
 static const char *const abi_aarch64[] = {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", NULL};
 static const char *const abi_arm[] = {"SCMP_ARCH_ARM", NULL};
 
+/* Each architecture list of the default profile and the family whose groups it allows: one
+ * profile per entry (for a given capability set), and one prepared text. */
+struct abi_set {
+    const char *const *abis;
+    enum family family;
+};
+
+static const struct abi_set abi_sets[] = {
+    {abi_x86_64, FAM_X86_64},
+    {abi_x86, FAM_X86},
+    {abi_aarch64, FAM_AARCH64},
+    {abi_arm, FAM_ARM},
+};
+
 struct machine {
     const char *name; /* uname -m, or the usual alias (Go's GOARCH, Debian's architecture) */
-    enum family family;
-    const char *const *abis;
+    const struct abi_set *set;
 };
 
 static const struct machine machines[] = {
-    {"x86_64", FAM_X86_64, abi_x86_64},  {"amd64", FAM_X86_64, abi_x86_64},
-    {"i386", FAM_X86, abi_x86},          {"i486", FAM_X86, abi_x86},
-    {"i586", FAM_X86, abi_x86},          {"i686", FAM_X86, abi_x86},
-    {"x86", FAM_X86, abi_x86},           {"386", FAM_X86, abi_x86},
-    {"aarch64", FAM_AARCH64, abi_aarch64}, {"arm64", FAM_AARCH64, abi_aarch64},
-    {"armv8l", FAM_ARM, abi_arm},        {"armv7l", FAM_ARM, abi_arm},
-    {"armv6l", FAM_ARM, abi_arm},        {"armv5tel", FAM_ARM, abi_arm},
-    {"arm", FAM_ARM, abi_arm},           {"armhf", FAM_ARM, abi_arm},
-    {"armel", FAM_ARM, abi_arm},
+    {"x86_64", &abi_sets[0]},  {"amd64", &abi_sets[0]},   {"i386", &abi_sets[1]},
+    {"i486", &abi_sets[1]},    {"i586", &abi_sets[1]},    {"i686", &abi_sets[1]},
+    {"x86", &abi_sets[1]},     {"386", &abi_sets[1]},     {"aarch64", &abi_sets[2]},
+    {"arm64", &abi_sets[2]},   {"armv8l", &abi_sets[3]},  {"armv7l", &abi_sets[3]},
+    {"armv6l", &abi_sets[3]},  {"armv5tel", &abi_sets[3]}, {"arm", &abi_sets[3]},
+    {"armhf", &abi_sets[3]},   {"armel", &abi_sets[3]},
 };
 
 static const struct machine *machine_find(const char *name)
@@ -222,7 +238,34 @@ static const struct machine *machine_find(const char *name)
 const char *const *seccomp_default_arches(const char *machine)
 {
     const struct machine *m = machine_find(machine);
-    return m ? m->abis : NULL;
+    return m ? m->set->abis : NULL;
+}
+
+static bool same_names(const char *const *a, const char *const *b)
+{
+    for (; *a && *b; a++, b++) {
+        if (strcmp(*a, *b) != 0) {
+            return false;
+        }
+    }
+    return !*a && !*b;
+}
+
+/* The entry of abi_sets an architecture list is (render_seccomp hands out the table's own
+ * pointers; a list built elsewhere is matched by content). NULL for a foreign list. */
+static const struct abi_set *abi_set_of(const char *const *abis)
+{
+    for (size_t i = 0; abis && i < ARRAY_LEN(abi_sets); i++) {
+        if (abi_sets[i].abis == abis) {
+            return &abi_sets[i];
+        }
+    }
+    for (size_t i = 0; abis && i < ARRAY_LEN(abi_sets); i++) {
+        if (same_names(abi_sets[i].abis, abis)) {
+            return &abi_sets[i];
+        }
+    }
+    return NULL;
 }
 
 /* The machine this library was compiled for: the last resort for the renderer's own. */
@@ -252,142 +295,258 @@ bool seccomp_syscall_known(const char *name)
                            sizeof(seccomp_syscall_names[0]), name_cmp) != NULL;
 }
 
-/* ---- building the default profile ---- */
+/* ---- writing the default profile ---- */
 
-static bool has_cap(const json_t *caps, const char *cap)
+/*
+ * The profile is written straight from the tables, in the order the renderer has always
+ * produced it (the bytes, and so the config digest, must not change):
+ * {"defaultAction", "defaultErrnoRet", "architectures", "syscalls"}, and in "syscalls" the
+ * allowlist, the argument rules (socket, personality, then clone and clone3 unless
+ * CAP_SYS_ADMIN lifts them), then the lifted groups in table order. A rule is
+ * {"names", "action"[, "errnoRet"][, "args"]}; an argument is {"index", "value"[, "valueTwo"],
+ * "op"}.
+ */
+
+static bool has_cap(const struct strv *caps, const char *cap)
 {
-    for (size_t i = 0; cap && i < json_array_size(caps); i++) {
-        if (str_eq(json_string_value(json_array_get(caps, i)), cap)) {
+    for (size_t i = 0; cap && caps && i < caps->n; i++) {
+        if (str_eq(caps->v[i], cap)) {
             return true;
         }
     }
     return false;
 }
 
-/* The names are static ASCII: no UTF-8 check needed. -1 on OOM. */
-static int append_names(json_t *names, const char *const *list)
+static void write_names(struct jw *w, const char *const *list)
 {
     for (; *list; list++) {
-        if (json_array_append_new(names, json_string_nocheck(*list))) {
-            return -1;
+        jw_string(w, *list);
+    }
+}
+
+/* A comparison of argument 0 with `value`; for SCMP_CMP_MASKED_EQ `value` is the mask and the
+ * masked argument must equal 0 (valueTwo). */
+struct arg0_cmp {
+    const char *op;
+    long long value;
+};
+
+/* `{"names": [`: the caller writes the names, then rule_close() the rest. */
+static void rule_open(struct jw *w)
+{
+    jw_object_open(w);
+    jw_key(w, "names");
+    jw_array_open(w);
+}
+
+/* `], "action": ...[, "errnoRet": n][, "args": [...]]}` (errno_ret 0: none; arg NULL: none). */
+static void rule_close(struct jw *w, const char *action, int errno_ret, const struct arg0_cmp *arg)
+{
+    jw_array_close(w);
+    jw_member_string(w, "action", action);
+    if (errno_ret) {
+        jw_member_int(w, "errnoRet", errno_ret);
+    }
+    if (arg) {
+        jw_key(w, "args");
+        jw_array_open(w);
+        jw_object_open(w);
+        jw_member_int(w, "index", 0);
+        jw_member_int(w, "value", arg->value);
+        if (strcmp(arg->op, "SCMP_CMP_MASKED_EQ") == 0) {
+            jw_member_int(w, "valueTwo", 0);
         }
+        jw_member_string(w, "op", arg->op);
+        jw_object_close(w);
+        jw_array_close(w);
     }
-    return 0;
+    jw_object_close(w);
 }
 
-/* {"names": names, "action": action[, "errnoRet": n][, "args": args]}; steals names and
- * args (args may be NULL). NULL on OOM. */
-static json_t *rule_new(json_t *names, const char *action, int errno_ret, json_t *args)
+static void write_one_name_rule(struct jw *w, const char *name, const char *action,
+                                int errno_ret, const struct arg0_cmp *arg)
 {
-    json_t *r = json_object();
-    if (!r) {
-        json_decref(names);
-        json_decref(args);
-        return NULL;
-    }
-    if (json_object_set_new_nocheck(r, "names", names) ||
-        json_object_set_new_nocheck(r, "action", json_string_nocheck(action)) ||
-        (errno_ret && json_object_set_new_nocheck(r, "errnoRet", json_integer(errno_ret))) ||
-        (args && json_object_set_new_nocheck(r, "args", jsonx_steal(&args)))) {
-        json_decref(r);
-        json_decref(args);
-        return NULL;
-    }
-    json_decref(args);
-    return r;
+    rule_open(w);
+    jw_string(w, name);
+    rule_close(w, action, errno_ret, arg);
 }
 
-static json_t *one_name(const char *name)
+/* One rule allowing every group of the family (families 0: all). */
+static void write_always(struct jw *w, unsigned family)
 {
-    json_t *names = json_array();
-    if (names && json_array_append_new(names, json_string_nocheck(name))) {
-        json_decref(names);
-        return NULL;
-    }
-    return names;
-}
-
-/* A rule for one syscall allowed only when argument 0 compares to `value` as `op` says. For
- * SCMP_CMP_MASKED_EQ `value` is the mask and the masked argument must equal 0 (valueTwo). */
-static json_t *arg0_rule_new(const char *name, const char *op, json_int_t value)
-{
-    bool masked = strcmp(op, "SCMP_CMP_MASKED_EQ") == 0;
-    json_t *arg = json_object();
-    json_t *args = json_array();
-    json_t *names = one_name(name);
-    if (!arg || !args || !names || json_object_set_new_nocheck(arg, "index", json_integer(0)) ||
-        json_object_set_new_nocheck(arg, "value", json_integer(value)) ||
-        (masked && json_object_set_new_nocheck(arg, "valueTwo", json_integer(0))) ||
-        json_object_set_new_nocheck(arg, "op", json_string_nocheck(op)) ||
-        json_array_append_new(args, jsonx_steal(&arg))) {
-        json_decref(arg);
-        json_decref(args);
-        json_decref(names);
-        return NULL;
-    }
-    return rule_new(names, "SCMP_ACT_ALLOW", 0, args);
-}
-
-static int add_rule(json_t *syscalls, json_t *rule)
-{
-    return rule ? json_array_append_new(syscalls, rule) : -1;
-}
-
-static int add_always(json_t *syscalls, unsigned family)
-{
-    json_t *names = json_array();
-    if (!names) {
-        return -1;
-    }
+    rule_open(w);
     for (size_t i = 0; i < ARRAY_LEN(always); i++) {
-        if ((!always[i].families || (always[i].families & family)) &&
-            append_names(names, always[i].names)) {
-            json_decref(names);
-            return -1;
+        if (!always[i].families || (always[i].families & family)) {
+            write_names(w, always[i].names);
         }
     }
-    return add_rule(syscalls, rule_new(names, "SCMP_ACT_ALLOW", 0, NULL));
+    rule_close(w, "SCMP_ACT_ALLOW", 0, NULL);
 }
 
-static int add_argument_rules(json_t *syscalls, bool sys_admin)
+static void write_argument_rules(struct jw *w, bool sys_admin)
 {
-    if (add_rule(syscalls, arg0_rule_new("socket", "SCMP_CMP_NE", AF_VSOCK_))) {
-        return -1;
-    }
+    write_one_name_rule(w, "socket", "SCMP_ACT_ALLOW", 0,
+                        &(struct arg0_cmp){"SCMP_CMP_NE", AF_VSOCK_});
     for (size_t i = 0; i < ARRAY_LEN(personalities); i++) {
-        if (add_rule(syscalls, arg0_rule_new("personality", "SCMP_CMP_EQ", personalities[i]))) {
-            return -1;
-        }
+        write_one_name_rule(w, "personality", "SCMP_ACT_ALLOW", 0,
+                            &(struct arg0_cmp){"SCMP_CMP_EQ", personalities[i]});
     }
     if (sys_admin) {
-        return 0; /* clone and clone3 are in the CAP_SYS_ADMIN group */
+        return; /* clone and clone3 are in the CAP_SYS_ADMIN group */
     }
     /* Masked equality: (flags & namespace flags) == 0. clone3 passes its flags in memory,
      * where seccomp cannot look: ENOSYS makes the C library fall back to clone. */
-    if (add_rule(syscalls,
-                 arg0_rule_new("clone", "SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS_))) {
-        return -1;
-    }
-    return add_rule(syscalls, rule_new(one_name("clone3"), "SCMP_ACT_ERRNO", ENOSYS_, NULL));
+    write_one_name_rule(w, "clone", "SCMP_ACT_ALLOW", 0,
+                        &(struct arg0_cmp){"SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS_});
+    write_one_name_rule(w, "clone3", "SCMP_ACT_ERRNO", ENOSYS_, NULL);
 }
 
-static int add_lifted(json_t *syscalls, const json_t *caps)
+static void write_lifted(struct jw *w, const struct strv *caps)
 {
     for (size_t i = 0; i < ARRAY_LEN(lifted); i++) {
         if (!has_cap(caps, lifted[i].cap) && !has_cap(caps, lifted[i].cap2)) {
             continue;
         }
-        json_t *names = json_array();
-        if (!names || append_names(names, lifted[i].names)) {
-            json_decref(names);
-            return -1;
-        }
-        if (add_rule(syscalls, rule_new(names, "SCMP_ACT_ALLOW", 0, NULL))) {
-            return -1;
+        rule_open(w);
+        write_names(w, lifted[i].names);
+        rule_close(w, "SCMP_ACT_ALLOW", 0, NULL);
+    }
+}
+
+/* The default profile for architecture list `set` and bounding set `caps`. */
+static void write_default(struct jw *w, const struct abi_set *set, const struct strv *caps)
+{
+    jw_object_open(w);
+    jw_member_string(w, "defaultAction", "SCMP_ACT_ERRNO");
+    jw_member_int(w, "defaultErrnoRet", EPERM_);
+    jw_key(w, "architectures");
+    jw_array_open(w);
+    write_names(w, set->abis);
+    jw_array_close(w);
+    jw_key(w, "syscalls");
+    jw_array_open(w);
+    write_always(w, set->family);
+    write_argument_rules(w, has_cap(caps, "CAP_SYS_ADMIN"));
+    write_lifted(w, caps);
+    jw_array_close(w);
+    jw_object_close(w);
+}
+
+/* ---- prepared text: the default profile with the default capability set ---- */
+
+/*
+ * The writer's depth at linux.seccomp's value in config.json: members of the config object
+ * are at depth 1, those of `linux` at depth 2. Every render writes the config there at least
+ * once (its pretty text is what the digest covers), so that is the text worth preparing; the
+ * envelope (one level deeper) and compact output are written from the tables.
+ */
+#define CONFIG_SECCOMP_DEPTH 2
+
+/*
+ * The bounding set of a service without cap_add, cap_drop or privileged: Docker's default
+ * set (render/process.c, default_caps), as process.c lists it, CAP_-prefixed and sorted.
+ * Most services run with it, so its profiles are the ones prepared.
+ */
+static const char *const default_caps[] = {
+    "CAP_AUDIT_WRITE", "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+    "CAP_FSETID",      "CAP_KILL",   "CAP_MKNOD",        "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",     "CAP_SETFCAP", "CAP_SETGID",      "CAP_SETPCAP",
+    "CAP_SETUID",      "CAP_SYS_CHROOT",
+};
+
+/* Which lifted groups a bounding set opens, one bit per `lifted` entry. The profile depends
+ * on the set only through these (CAP_SYS_ADMIN, which also drops the clone rules, opens the
+ * first), so two sets with the same bits get the same bytes. */
+static uint64_t lifted_groups(const struct strv *caps)
+{
+    uint64_t bits = 0;
+    for (size_t i = 0; i < ARRAY_LEN(lifted); i++) {
+        if (has_cap(caps, lifted[i].cap) || has_cap(caps, lifted[i].cap2)) {
+            bits |= UINT64_C(1) << i;
         }
     }
-    return 0;
+    return bits;
 }
+
+_Static_assert(ARRAY_LEN(lifted) <= 64, "lifted_groups() keeps one bit per group");
+
+/* The lifted groups of the default set: the profile its texts are prepared for. */
+static uint64_t default_lifted_groups(void)
+{
+    static const struct strv defaults = {.n = ARRAY_LEN(default_caps),
+                                         .v = (const char **)(uintptr_t)default_caps};
+    return lifted_groups(&defaults);
+}
+
+struct prepared_text {
+    char *text;
+    size_t len;
+};
+
+/* Constant data only (nothing of any request): one default profile per abi_sets entry. */
+struct render_prepared {
+    struct prepared_text seccomp[ARRAY_LEN(abi_sets)];
+    uint64_t lifted; /* the groups the texts open: any set opening the same ones uses them */
+};
+
+#define PREPARED_TEXT_MAX (1u << 20) /* a profile is about 12 KiB */
+
+struct render_prepared *render_prepared_new(void)
+{
+    struct render_prepared *p = calloc(1, sizeof(*p));
+    /* The string literals are never written through: the list only borrows them. */
+    const struct strv caps = {.n = ARRAY_LEN(default_caps), .cap = ARRAY_LEN(default_caps),
+                              .v = (const char **)(uintptr_t)default_caps};
+    if (p) {
+        p->lifted = default_lifted_groups();
+    }
+    for (size_t i = 0; p && i < ARRAY_LEN(abi_sets); i++) {
+        struct sbuf b;
+        struct jw w;
+        sbuf_init(&b, PREPARED_TEXT_MAX);
+        jw_init(&w, &b, false, CONFIG_SECCOMP_DEPTH);
+        write_default(&w, &abi_sets[i], &caps);
+        /* Not jw_finish(): its final newline belongs to the whole config, not to a value. */
+        p->seccomp[i].text = w.rc ? NULL : sbuf_take(&b, &p->seccomp[i].len);
+        sbuf_free(&b);
+        if (!p->seccomp[i].text) {
+            render_prepared_free(p);
+            p = NULL;
+        }
+    }
+    return p;
+}
+
+void render_prepared_free(struct render_prepared *p)
+{
+    if (!p) {
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(p->seccomp); i++) {
+        free(p->seccomp[i].text);
+    }
+    free(p);
+}
+
+void seccomp_write(struct jw *w, const struct oci_seccomp *s)
+{
+    if (s->custom) {
+        oci_write_json(w, s->custom);
+    } else if (s->use_default) {
+        if (s->text && !w->compact && w->depth == CONFIG_SECCOMP_DEPTH) {
+            jw_raw(w, s->text, s->text_len);
+            return;
+        }
+        const struct abi_set *set = abi_set_of(s->arches);
+        if (!set) {
+            w->rc = w->rc ? w->rc : ERR_INTERNAL; /* render_seccomp hands out no other list */
+            return;
+        }
+        write_default(w, set, s->caps);
+    }
+}
+
+/* ---- choosing the profile ---- */
 
 /* A warning about a request member (not a spec field): the path is used as given. */
 static int warn_at(struct rctx *c, const char *code, const char *path, const char *msg)
@@ -405,7 +564,7 @@ static int warn_at(struct rctx *c, const char *code, const char *path, const cha
  * set. */
 static const struct machine *node_machine(struct rctx *c)
 {
-    const char *arch = jsonx_get_str(c->req->host, "arch");
+    const char *arch = c->host->arch;
     if (arch) {
         const struct machine *m = machine_find(arch);
         if (!m) {
@@ -436,59 +595,59 @@ static const struct machine *node_machine(struct rctx *c)
     return warn_at(c, "host_arch_assumed", "host.arch", msg) ? NULL : m;
 }
 
-static json_t *default_profile(struct rctx *c, const json_t *caps)
+/* The default profile of the node's architectures and the bounding set: recorded, written
+ * at output time (or copied from the prepared text when it is the one prepared). */
+static int default_profile(struct rctx *c, struct oci_seccomp *s)
 {
     const struct machine *m = node_machine(c);
     if (!m) {
-        return NULL;
+        return -1;
     }
-    json_t *p = json_object();
-    json_t *syscalls = json_array();
-    if (!p || !syscalls || json_object_set_new_nocheck(p, "defaultAction",
-                                                       json_string_nocheck("SCMP_ACT_ERRNO")) ||
-        json_object_set_new_nocheck(p, "defaultErrnoRet", json_integer(EPERM_)) ||
-        json_object_set_new_nocheck(p, "architectures", jsonx_str_array(m->abis)) ||
-        add_always(syscalls, m->family) ||
-        add_argument_rules(syscalls, has_cap(caps, "CAP_SYS_ADMIN")) ||
-        add_lifted(syscalls, caps) ||
-        json_object_set_new_nocheck(p, "syscalls", jsonx_steal(&syscalls))) {
-        json_decref(p);
-        json_decref(syscalls);
-        rctx_nomem(c);
-        return NULL;
+    /* The config outlives the context: the profile keeps its own (arena) view of the set. */
+    struct strv *caps = arena_alloc(c->a, sizeof(*caps));
+    if (!caps) {
+        return rctx_nomem(c);
     }
-    return p;
+    *caps = c->caps;
+    s->use_default = true;
+    s->arches = m->set->abis;
+    s->caps = caps;
+    const struct render_prepared *p = c->set->prepared;
+    /* The default set's texts serve every set that opens the same groups (the usual
+     * cap_drop: [NET_RAW] or cap_add: [NET_ADMIN] change nothing in the profile). */
+    if (p && lifted_groups(caps) == p->lifted) {
+        const struct prepared_text *t = &p->seccomp[m->set - abi_sets];
+        s->text = t->text;
+        s->text_len = t->len;
+    }
+    return 0;
 }
 
-/* The profile for a container with bounding set `caps`, or NULL (no error) when it gets none. */
-json_t *render_seccomp(struct rctx *c, const json_t *caps, bool unconfined)
+/* The profile for the container: linux.seccomp stays empty when it gets none. */
+int render_seccomp(struct rctx *c)
 {
-    const json_t *custom = json_object_get(c->req->options, "seccomp_profile");
+    const json_t *custom = c->opt->seccomp_profile;
+    struct oci_seccomp *s = &c->cfg->linux_.seccomp;
     if (c->privileged) {
-        /* An error from the warning (out of memory) is in c->err. */
         if (custom) {
-            warn_at(c, "seccomp_profile_privileged", "options.seccomp_profile",
-                    "a privileged container runs without seccomp: the custom profile is not "
-                    "applied");
+            return warn_at(c, "seccomp_profile_privileged", "options.seccomp_profile",
+                           "a privileged container runs without seccomp: the custom profile is "
+                           "not applied");
         }
-        return NULL;
+        return 0;
     }
-    if (custom && unconfined) {
-        err_set(c->err, ERR_SPEC_INVALID, "options.seccomp_profile",
-                "a custom seccomp profile conflicts with security_opt seccomp=unconfined");
-        return NULL;
+    if (custom && c->seccomp_unconfined) {
+        return err_set(c->err, ERR_SPEC_INVALID, "options.seccomp_profile",
+                       "a custom seccomp profile conflicts with security_opt seccomp=unconfined");
     }
-    if (unconfined) {
-        return NULL;
+    if (c->seccomp_unconfined) {
+        return 0;
     }
     if (custom) {
-        json_t *copy = json_deep_copy(custom);
-        if (!copy) {
-            rctx_nomem(c);
-        }
-        return copy;
+        s->custom = custom; /* the request's document, used in place */
+        return 0;
     }
-    return default_profile(c, caps);
+    return default_profile(c, s);
 }
 
 /* ---- custom profiles: options.seccomp_profile, the OCI linux.seccomp object ---- */

@@ -21,6 +21,14 @@ bool seccomp_syscall_known(const char *name);
  */
 const char *const *seccomp_default_arches(const char *machine);
 
+/*
+ * linux.seccomp through the writer: the custom document, the prepared text when it fits the
+ * writer's depth and mode, or the default profile written from the tables.
+ */
+struct jw;
+struct oci_seccomp;
+void seccomp_write(struct jw *w, const struct oci_seccomp *s);
+
 /* The custom profile type of options.seccomp_profile (OCI linux.seccomp). */
 struct stype;
 extern const struct stype seccomp_profile_type;

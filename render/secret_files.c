@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "common/jsonx.h"
-#include "common/sbuf.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
 
@@ -54,43 +53,49 @@ int secret_file_add(struct rctx *c, const char *key, const char *value, const ch
     char name[256];
     memcpy(name, key, n);
     name[n] = '\0';
-    struct sbuf target;
-    sbuf_init(&target, 512);
-    if (sbuf_add(&target, SECRETS_DEST "/") || sbuf_add(&target, name)) {
-        return rctx_nomem(c);
-    }
+    char target[sizeof(SECRETS_DEST "/") + sizeof(name)];
+    snprintf(target, sizeof(target), SECRETS_DEST "/%s", name);
+    /* The value goes only into the secret_files document (wiped when released). */
     json_t *entry = json_object();
     if (!entry || json_object_set_new(entry, "value", json_string(value))) {
         json_decref(entry);
-        sbuf_free(&target);
         return rctx_nomem(c);
     }
     if (json_object_set_new(c->secret_files, name, entry)) { /* frees entry */
-        sbuf_free(&target);
         return rctx_nomem(c);
     }
-    int rc = env_set(c, key, strlen(key), sbuf_str(&target));
-    sbuf_free(&target);
-    return rc;
-}
-
-static const char *mount_destination(const json_t *m)
-{
-    return jsonx_get_str(m, "destination");
+    return env_set(c, key, strlen(key), target);
 }
 
 /* The default source names the container: operators of a plain config.json put the files
  * there themselves; `ocirender` points it at the directory it wrote. */
-static json_t *secrets_mount(struct rctx *c)
+static int secrets_mount(struct rctx *c)
 {
-    static const char *const options[] = {"rbind", "ro", "nosuid", "nodev", "noexec", NULL};
-    char source[512];
-    snprintf(source, sizeof(source), SECRETS_DEFAULT_SOURCE "%s",
-             render_request_container_id(c->req));
-    json_t *opts = jsonx_str_array(options);
-    return opts ? json_pack("{s:s, s:s, s:s, s:o}", "destination", SECRETS_DEST, "type", "bind",
-                            "source", source, "options", opts)
-                : NULL;
+    static const char *const options[] = {"rbind", "ro", "nosuid", "nodev", "noexec"};
+    struct oci_mount *m = oci_mounts_push(c->a, &c->cfg->mounts);
+    if (!m) {
+        return rctx_nomem(c);
+    }
+    m->destination = SECRETS_DEST;
+    m->type = "bind";
+    m->source =
+        rctx_printf(c, SECRETS_DEFAULT_SOURCE "%s", render_request_container_id(c->req));
+    if (!m->source) {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        if (strv_push(c->a, &m->options, options[i])) {
+            return rctx_nomem(c);
+        }
+    }
+    return 0;
+}
+
+/* Remove mounts[i]; the others keep their order. */
+static void mounts_remove(struct oci_mounts *mounts, size_t i)
+{
+    memmove(&mounts->v[i], &mounts->v[i + 1], (mounts->n - i - 1) * sizeof(mounts->v[0]));
+    mounts->n--;
 }
 
 int render_secret_files(struct rctx *c)
@@ -108,19 +113,17 @@ int render_secret_files(struct rctx *c)
         }
     }
     /* One directory is mounted at /run/secrets: a volume the spec put there gives way. */
-    for (size_t i = json_array_size(c->mounts); i-- > 0;) {
-        if (str_eq(mount_destination(json_array_get(c->mounts, i)), SECRETS_DEST)) {
+    struct oci_mounts *mounts = &c->cfg->mounts;
+    for (size_t i = mounts->n; i-- > 0;) {
+        if (str_eq(mounts->v[i].destination, SECRETS_DEST)) {
             if (rctx_warn(c, "secrets_mount_replaced", "env",
                           "the mount at " SECRETS_DEST " is replaced by the secret files "
                           "directory (env keys ending in _FILE with a $S: value)")) {
                 return -1;
             }
-            json_array_remove(c->mounts, i);
+            mounts_remove(mounts, i);
         }
     }
-    json_t *m = secrets_mount(c);
-    if (!m || json_array_append_new(c->mounts, m)) {
-        return rctx_nomem(c);
-    }
-    return 0;
+    /* The directory is bound last, after every mount of the spec and of CDI. */
+    return secrets_mount(c);
 }

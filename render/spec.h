@@ -9,7 +9,10 @@
 #include <jansson.h>
 
 #include "render/internal.h"
+#include "render/arena.h"
 #include "render/render.h"
+#include "render/request_model.h"
+#include "render/spec_model.h"
 
 extern const struct stype spec_service_type;
 extern const struct stype spec_deployment_type;
@@ -20,8 +23,9 @@ bool spec_valid_service_name(const char *name);
 bool spec_valid_role(const char *role);
 
 struct render_request {
-    json_t *spec;             /* normalized DeploymentSpec or ServiceSpec */
-    json_t *service;          /* borrowed from spec: the selected, normalized ServiceSpec */
+    struct arena arena;       /* the parsed documents and their typed model */
+    const struct spec_deployment *deployment; /* NULL for a bare ServiceSpec */
+    const struct spec_service *service;       /* the selected service */
     char *service_name;
     char *deployment_name;    /* NULL for a bare ServiceSpec */
     char *container_service;  /* ContainerId.service */
@@ -29,9 +33,11 @@ struct render_request {
     char *role;
     uint64_t node_id;
     char *container_id;       /* ContainerId Display form */
-    json_t *image_config;     /* normalized image config, or NULL */
-    json_t *host;             /* normalized host facts (may be an empty object) */
-    json_t *options;          /* normalized options (may be an empty object) */
+    const struct image_config *image_config; /* NULL when not given */
+    const struct host_facts *host;           /* never NULL (all-absent when not given) */
+    const struct render_options *options;    /* never NULL */
+    struct host_facts *host_owned;           /* what render_request_free releases */
+    struct render_options *options_owned;
     char *scope;              /* effective scope for $S: */
     char *hostname;           /* explicit hostname (params or options), or NULL */
     int host_network;         /* -1: not given; else 0/1 */

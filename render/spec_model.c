@@ -206,7 +206,7 @@ static const struct mtype mt_network_mode = {.kind = MK_CUSTOM, .what = "a netwo
 /* ---- nested structs ---- */
 
 static const struct mfield command_fields[] = {
-    {"entrypoint", &mt_string_list, 0, NULL, MF_AT(struct spec_command, entrypoint)},
+    {"entrypoint", &mt_present_string_list, 0, NULL, MF_AT(struct spec_command, entrypoint)},
     {"args", &mt_string_list, 0, NULL, MF_AT(struct spec_command, args)},
     {"workdir", &mt_string, 0, NULL, MF_AT(struct spec_command, workdir)},
     END,

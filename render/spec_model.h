@@ -14,7 +14,7 @@ struct spec_image {
 };
 
 struct spec_command {
-    struct mlist entrypoint; /* of const char * */
+    struct opt_list entrypoint; /* of const char *; given (even empty) or not */
     struct mlist args;       /* of const char * */
     const char *workdir;
 };

@@ -6,14 +6,13 @@
  */
 #include <string.h>
 
-#include "common/jsonx.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
 
 /* A user namespace is rendered exactly when the node is rootless; any other mode is not. */
 static int warn_userns_mode(struct rctx *c)
 {
-    const char *mode = jsonx_get_str(c->svc, "userns_mode");
+    const char *mode = c->svc->userns_mode;
     const char *node_mode = c->rootless ? "private" : "host";
     if (!mode || !*mode || strcmp(mode, node_mode) == 0) {
         return 0;
@@ -30,7 +29,7 @@ static int warn_userns_mode(struct rctx *c)
  * the other container's pid), which the renderer does not have. */
 static int warn_network_mode(struct rctx *c)
 {
-    const char *mode = jsonx_get_str(c->svc, "network_mode");
+    const char *mode = c->svc->network_mode;
     if (!mode || !(str_has_prefix(mode, "bridge:") || str_has_prefix(mode, "container:"))) {
         return 0;
     }
@@ -43,7 +42,7 @@ static int warn_network_mode(struct rctx *c)
 /* An OCI config has no stdin setting: the process that starts the container decides. */
 static int warn_stdin_open(struct rctx *c)
 {
-    if (!json_is_true(json_object_get(c->svc, "stdin_open"))) {
+    if (!(c->svc->stdin_open.set && c->svc->stdin_open.v)) {
         return 0;
     }
     return rctx_warn(c, "stdin_open_not_rendered", "stdin_open",
@@ -54,7 +53,7 @@ static int warn_stdin_open(struct rctx *c)
 /* Hyper-V isolation is a Windows container feature; a Linux container is an isolated process. */
 static int warn_isolation(struct rctx *c)
 {
-    const char *mode = jsonx_get_str(c->svc, "isolation");
+    const char *mode = c->svc->isolation;
     if (!str_eq(mode, "hyperv")) {
         return 0;
     }

@@ -113,15 +113,16 @@ int userdb_find_group(const char *group, const char *name, uint32_t *gid)
 }
 
 struct supp_query {
+    struct arena *a;
     const char *user;
     uint32_t primary;
-    json_t *gids;
+    struct oci_gids *gids;
 };
 
-static bool gid_listed(const json_t *gids, uint32_t gid)
+static bool gid_listed(const struct oci_gids *gids, uint32_t gid)
 {
-    for (size_t i = 0; i < json_array_size(gids); i++) {
-        if (json_integer_value(json_array_get(gids, i)) == (json_int_t)gid) {
+    for (size_t i = 0; i < gids->n; i++) {
+        if (gids->v[i] == gid) {
             return true;
         }
     }
@@ -143,7 +144,7 @@ static int match_member(const char *s, const char *e, void *arg)
         size_t n = comma ? (size_t)(comma - m) : strlen(m);
         if (n == ulen && strncmp(m, q->user, n) == 0 && g != q->primary &&
             !gid_listed(q->gids, g)) {
-            if (json_array_append_new(q->gids, json_integer(g))) {
+            if (oci_gids_push(q->a, q->gids, g)) {
                 return -1;
             }
         }
@@ -152,8 +153,9 @@ static int match_member(const char *s, const char *e, void *arg)
     return 0;
 }
 
-int userdb_supplementary(const char *group, const char *user, uint32_t primary, json_t *gids)
+int userdb_supplementary(struct arena *a, const char *group, const char *user, uint32_t primary,
+                         struct oci_gids *gids)
 {
-    struct supp_query q = {.user = user, .primary = primary, .gids = gids};
+    struct supp_query q = {.a = a, .user = user, .primary = primary, .gids = gids};
     return (group && *user) ? (each_line(group, match_member, &q) < 0 ? -1 : 0) : 0;
 }

@@ -544,12 +544,12 @@ static int fill_map(struct mwalk *w, const struct mtype *t, const struct dnode *
         return type_error(w, t, in);
     }
     size_t esize = mtype_storage(t->elem);
-    dst->n = in->len;
-    dst->keys = in->len ? arena_alloc(w->arena, in->len * sizeof(*dst->keys)) : NULL;
+    dst->keys = in->len ? arena_calloc(w->arena, in->len, sizeof(*dst->keys)) : NULL;
     dst->v = in->len ? arena_calloc(w->arena, in->len, esize) : NULL;
     if (in->len && (!dst->keys || !dst->v)) {
         return mwalk_oom(w);
     }
+    dst->n = in->len;
     int rc = 0;
     for (size_t i = 0; i < in->len; i++) {
         const struct dpair *p = &in->u.pairs[i];
@@ -573,11 +573,11 @@ static int fill_list(struct mwalk *w, const struct mtype *t, const struct dnode 
         return type_error(w, t, in);
     }
     size_t esize = mtype_storage(t->elem);
-    dst->n = in->len;
     dst->v = in->len ? arena_calloc(w->arena, in->len, esize) : NULL;
     if (in->len && !dst->v) {
         return mwalk_oom(w);
     }
+    dst->n = in->len;
     int rc = 0;
     for (size_t i = 0; i < in->len; i++) {
         size_t saved = mwalk_push_index(w, i);
@@ -661,3 +661,20 @@ const struct mtype mt_string_list = {.kind = MK_LIST, .what = "a list of strings
 const struct mtype mt_string_map = {.kind = MK_MAP, .what = "a mapping of strings to strings",
                                     .elem = &mt_string};
 const struct mtype mt_object_any = {.kind = MK_MAP, .what = "a mapping", .elem = &mt_any};
+
+/* A list whose presence counts even when empty (host.dirs, command.entrypoint: `[]` is an
+ * explicit choice, not an absence). */
+static int fill_present_list(struct mwalk *w, const struct mtype *t, const struct dnode *in,
+                             void *dst)
+{
+    (void)t;
+    struct opt_list *l = dst;
+    if (mwalk_fill(w, &mt_string_list, in, &l->list)) {
+        return -1;
+    }
+    l->set = true;
+    return 0;
+}
+const struct mtype mt_present_string_list = {.kind = MK_CUSTOM, .what = "a list of strings",
+                                             .size = sizeof(struct opt_list),
+                                             .fill = fill_present_list};

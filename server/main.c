@@ -51,6 +51,7 @@ struct server {
     size_t tls_cert_len, tls_key_len, tls_ca_len;
     char *bench_body;
     char machine[65]; /* uname -m: the arch assumed for requests without host.arch */
+    struct render_prepared *prepared; /* constant config parts, made once */
     struct httpd *httpd;
 };
 
@@ -182,6 +183,7 @@ static void setup_app(struct server *s)
     s->app.settings.default_cgroup_parent = s->cfg.cgroup_parent;
     s->app.settings.server_env = s->server_env;
     s->app.settings.native_arch = host_machine(s->machine, sizeof(s->machine));
+    s->app.settings.prepared = s->prepared;
     s->app.server_version = OCIRENDER_VERSION;
     s->app.http_library = httpd_library_version();
     s->app.server_metrics = metrics_render;
@@ -277,7 +279,7 @@ static int server_start(struct server *s, struct err *err)
         allowed_server_env(s, err) || start_secrets(s, err) || make_bench_body(s, err)) {
         return -1;
     }
-    if (!(s->metrics = metrics_create())) {
+    if (!(s->metrics = metrics_create()) || !(s->prepared = render_prepared_new())) {
         return err_nomem(err);
     }
     setup_app(s);
@@ -378,6 +380,7 @@ static void server_release(struct server *s)
         auth_store_destroy(&s->auth);
     }
     metrics_destroy(s->metrics);
+    render_prepared_free(s->prepared);
     json_decref(s->server_env);
     files_free_secret(s->tls_cert, s->tls_cert_len);
     files_free_secret(s->tls_key, s->tls_key_len);

@@ -155,7 +155,10 @@ static int render_once(const char *body, json_t *secrets, char **config, char **
         rc = render_execute(req, &s, secrets, &res, err);
     }
     if (rc == 0) {
-        *config = jsonx_dump(res.config, JSONX_PRETTY, NULL);
+        struct render_output out;
+        rc = render_output_text(&res, 0, NULL, &out, err);
+        *config = rc == 0 ? strndup(out.text, out.len) : NULL;
+        render_output_release(&out);
         json_t *ex = json_pack("{s:O, s:O}", "warnings", res.warnings, "files", res.files);
         *extras = jsonx_dump(ex, JSONX_PRETTY, NULL);
         json_decref(ex);

@@ -71,11 +71,21 @@ int rt_render(struct rt *t, const struct rt_in *in)
     struct render_result res = {0};
     if (render_request_parse(body, len, RENDER_FMT_AUTO, in->params, &req, &t->err) == 0 &&
         render_execute(req, in->settings, in->secrets, &res, &t->err) == 0) {
-        t->config = res.config;
-        t->warnings = res.warnings;
-        t->files = res.files;
-        t->secret_files = res.secret_files;
-        t->text = jsonx_dump(t->config, JSONX_PRETTY, NULL);
+        struct render_output out;
+        struct err oerr;
+        err_init(&oerr);
+        CHECK(render_output_text(&res, 0, NULL, &out, &oerr) == 0);
+        t->text = strndup(out.text ? out.text : "", out.len);
+        render_output_release(&out);
+        CHECK(render_output_text(&res, RENDER_OUT_ENVELOPE, NULL, &out, &oerr) == 0);
+        t->envelope = strndup(out.text ? out.text : "", out.len);
+        render_output_release(&out);
+        t->config = jsonx_loadb(t->text, strlen(t->text), NULL);
+        CHECK(t->config != NULL);
+        t->warnings = json_incref(res.warnings);
+        t->files = json_incref(res.files);
+        t->secret_files = json_incref(res.secret_files);
+        render_result_release(&res);
         rt_queue_for_validation(t->text);
         t->rc = 0;
         /* Every warning of every render in the tests: a code, a message and a spec path. */
@@ -106,6 +116,7 @@ void rt_free(struct rt *t)
     json_decref(t->files);
     json_decref(t->secret_files);
     free(t->text);
+    free(t->envelope);
     memset(t, 0, sizeof(*t));
 }
 

@@ -23,7 +23,8 @@ struct rt {
     json_t *warnings;
     json_t *files;
     json_t *secret_files;
-    char *text; /* pretty config text */
+    char *text;     /* pretty config text */
+    char *envelope; /* the envelope text (pretty, `secrets` []) */
 };
 
 struct rt_in {

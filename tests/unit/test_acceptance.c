@@ -361,8 +361,11 @@ static void gpu_spec_with_all_devices_expands_to_all_in_spec(void)
     err_init(&err);
     bool present = false, all_only = true;
     json_t *edits = NULL;
-    CHECK_INT(cdi_resolve(json_object_get(host, "cdi"), "nvidia.com/gpu", 2, "gpu.count", &present,
-                          &all_only, &edits, &err),
+    json_t *cdi = json_object_get(host, "cdi");
+    json_t *entries[1] = {json_array_get(cdi, 0)};
+    CHECK_INT(json_array_size(cdi), 1);
+    CHECK_INT(cdi_resolve(entries, 1, "nvidia.com/gpu", 2, "gpu.count", &present, &all_only,
+                          &edits, &err),
               0);
     CHECK(present);
     CHECK(!all_only);

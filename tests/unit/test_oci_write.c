@@ -57,12 +57,12 @@ static void load_process(struct loader *l, const json_t *p, struct oci_process *
     out->terminal = json_is_true(json_object_get(p, "terminal"));
     out->uid = (uint32_t)num(user, "uid");
     out->gid = (uint32_t)num(user, "gid");
-    out->n_additional_gids = json_array_size(gids);
-    uint32_t *g = alloc(l, out->n_additional_gids, sizeof(*g));
-    for (size_t i = 0; g && i < out->n_additional_gids; i++) {
+    out->additional_gids.n = json_array_size(gids);
+    uint32_t *g = alloc(l, out->additional_gids.n, sizeof(*g));
+    for (size_t i = 0; g && i < out->additional_gids.n; i++) {
         g[i] = (uint32_t)json_integer_value(json_array_get(gids, i));
     }
-    out->additional_gids = g;
+    out->additional_gids.v = g;
     strings(l, json_object_get(p, "args"), &out->args);
     strings(l, json_object_get(p, "env"), &out->env);
     out->cwd = str(p, "cwd");
@@ -98,9 +98,9 @@ static void load_linux(struct loader *l, const json_t *x, struct oci_linux *out)
     }
     const json_t *res = json_object_get(x, "resources");
     const json_t *rules = json_object_get(res, "devices");
-    out->n_dev_rules = json_array_size(rules);
-    struct oci_dev_rule *r = alloc(l, out->n_dev_rules, sizeof(*r));
-    for (size_t i = 0; r && i < out->n_dev_rules; i++) {
+    out->dev_rules.n = json_array_size(rules);
+    struct oci_dev_rule *r = alloc(l, out->dev_rules.n, sizeof(*r));
+    for (size_t i = 0; r && i < out->dev_rules.n; i++) {
         const json_t *e = json_array_get(rules, i);
         r[i] = (struct oci_dev_rule){
             .allow = json_is_true(json_object_get(e, "allow")), .type = str(e, "type"),
@@ -108,7 +108,7 @@ static void load_linux(struct loader *l, const json_t *x, struct oci_linux *out)
             .has_minor = json_object_get(e, "minor") != NULL, .minor = num(e, "minor"),
             .access = str(e, "access")};
     }
-    out->dev_rules = r;
+    out->dev_rules.v = r;
     const json_t *mem = json_object_get(res, "memory");
     out->memory = (struct oci_memory){
         .has_limit = json_object_get(mem, "limit"), .limit = num(mem, "limit"),
@@ -133,9 +133,9 @@ static void load_linux(struct loader *l, const json_t *x, struct oci_linux *out)
         l->ok = l->ok && strv_push(l->a, &out->namespaces, str(json_array_get(ns, i), "type")) == 0;
     }
     const json_t *devs = json_object_get(x, "devices");
-    out->n_devices = json_array_size(devs);
-    struct oci_device *d = alloc(l, out->n_devices, sizeof(*d));
-    for (size_t i = 0; d && i < out->n_devices; i++) {
+    out->devices.n = json_array_size(devs);
+    struct oci_device *d = alloc(l, out->devices.n, sizeof(*d));
+    for (size_t i = 0; d && i < out->devices.n; i++) {
         const json_t *e = json_array_get(devs, i);
         d[i] = (struct oci_device){.path = str(e, "path"), .type = str(e, "type"),
                                    .has_numbers = json_object_get(e, "major") != NULL,
@@ -143,7 +143,7 @@ static void load_linux(struct loader *l, const json_t *x, struct oci_linux *out)
                                    .file_mode = num(e, "fileMode"), .uid = num(e, "uid"),
                                    .gid = num(e, "gid")};
     }
-    out->devices = d;
+    out->devices.v = d;
     const json_t *sysctl = json_object_get(x, "sysctl");
     out->n_sysctls = json_object_size(sysctl);
     out->sysctl_keys = alloc(l, out->n_sysctls, sizeof(char *));
@@ -156,18 +156,25 @@ static void load_linux(struct loader *l, const json_t *x, struct oci_linux *out)
         out->sysctl_keys[i] = k;
         out->sysctl_values[i++] = json_string_value(v);
     }
-    out->seccomp = json_object_get(x, "seccomp");
+    out->seccomp.custom = json_object_get(x, "seccomp"); /* written as the document it is */
     out->rootfs_propagation = str(x, "rootfsPropagation");
     strings(l, json_object_get(x, "maskedPaths"), &out->masked_paths);
     strings(l, json_object_get(x, "readonlyPaths"), &out->readonly_paths);
-    out->intel_rdt = json_object_get(x, "intelRdt");
-    out->net_devices = json_object_get(x, "netDevices");
+    json_t *extra = json_object();
+    const char *const extra_keys[] = {"intelRdt", "netDevices"};
+    for (size_t e = 0; e < 2; e++) {
+        json_t *member = json_object_get(x, extra_keys[e]);
+        if (member) {
+            json_object_set(extra, extra_keys[e], member);
+        }
+    }
+    out->extra = extra; /* the caller releases it */
 }
 
 static void load_hooks(struct loader *l, const json_t *hooks, struct oci_config *out)
 {
     out->n_hook_lists = json_object_size(hooks);
-    out->hook_lists = alloc(l, out->n_hook_lists, sizeof(*out->hook_lists));
+    CHECK(out->n_hook_lists <= OCI_HOOK_LISTS_MAX);
     size_t i = 0;
     const char *name;
     json_t *list;
@@ -197,14 +204,14 @@ static bool load_config(struct arena *a, const json_t *c, struct oci_config *out
     out->root_path = str(json_object_get(c, "root"), "path");
     out->root_readonly = json_is_true(json_object_get(json_object_get(c, "root"), "readonly"));
     const json_t *mounts = json_object_get(c, "mounts");
-    out->n_mounts = json_array_size(mounts);
-    out->mounts = alloc(&l, out->n_mounts, sizeof(*out->mounts));
-    for (size_t i = 0; out->mounts && i < out->n_mounts; i++) {
+    out->mounts.n = json_array_size(mounts);
+    out->mounts.v = alloc(&l, out->mounts.n, sizeof(*out->mounts.v));
+    for (size_t i = 0; out->mounts.v && i < out->mounts.n; i++) {
         const json_t *m = json_array_get(mounts, i);
-        out->mounts[i].destination = str(m, "destination");
-        out->mounts[i].type = str(m, "type");
-        out->mounts[i].source = str(m, "source");
-        strings(&l, json_object_get(m, "options"), &out->mounts[i].options);
+        out->mounts.v[i].destination = str(m, "destination");
+        out->mounts.v[i].type = str(m, "type");
+        out->mounts.v[i].source = str(m, "source");
+        strings(&l, json_object_get(m, "options"), &out->mounts.v[i].options);
     }
     load_process(&l, json_object_get(c, "process"), &out->process);
     out->hostname = str(c, "hostname");
@@ -265,6 +272,7 @@ static void every_golden_config_is_written_again_byte_for_byte(void)
             CHECK(false);
         }
         seen++;
+        json_decref((json_t *)(uintptr_t)c.linux_.extra);
         sbuf_free(&b);
         arena_release(&a);
         json_decref(v);

@@ -7,12 +7,31 @@
 #include "render/render.h"
 #include "tests/harness.h"
 
+static struct render_request *result_request; /* the results below borrow from it */
+
+/* A real render: a config with warnings and bundle files. */
 static void result_of(struct render_result *res)
 {
-    res->config = json_pack("{s:s, s:{s:b}, s:o}", "ociVersion", "1.0.2", "root", "readonly", 1,
-                            "rlimit", jsonx_u64_new(UINT64_MAX));
-    res->warnings = json_pack("[{s:s, s:s, s:s}]", "code", "W", "message", "m", "path", "p");
-    res->files = json_pack("{s:s}", "hosts", "127.0.0.1 localhost\n");
+    static const char spec[] = "image:\n  name: alpine:3.19\nlabels:\n  team: infra\n"
+                               "dns: [10.0.0.1]\nstdin_open: true\n";
+    struct err err;
+    err_init(&err);
+    render_request_free(result_request);
+    result_request = NULL;
+    CHECK_INT(render_request_parse(spec, sizeof(spec) - 1, RENDER_FMT_AUTO, NULL, &result_request,
+                                   &err), 0);
+    CHECK_INT(render_execute(result_request, NULL, NULL, res, &err), 0);
+    CHECK(json_array_size(res->warnings) > 0 && json_object_size(res->files) > 0);
+}
+
+/* The compact form of a pretty text, through jansson. */
+static char *compact_of(const char *pretty, size_t len)
+{
+    json_error_t je;
+    json_t *doc = jsonx_loadb(pretty, len, &je);
+    char *text = doc ? jsonx_dump(doc, JSONX_COMPACT, NULL) : NULL;
+    json_decref(doc);
+    return text;
 }
 
 static void sha256_of(const char *text, size_t len, char out[65])
@@ -28,9 +47,16 @@ static void config_forms_and_etag(void)
     err_init(&err);
     struct render_output out;
     CHECK_INT(render_output_text(&res, 0, NULL, &out, &err), 0);
-    size_t len;
-    char *pretty = jsonx_dump(res.config, JSONX_PRETTY, &len);
-    CHECK(out.len == len && memcmp(out.text, pretty, len) == 0);
+    size_t len = out.len;
+    char *pretty = strndup(out.text, out.len);
+    json_error_t je;
+    json_t *config = jsonx_loadb(pretty, len, &je);
+    char *again = jsonx_dump(config, JSONX_PRETTY, NULL);
+    CHECK_STR(pretty, again); /* the writer's bytes are jansson's */
+    free(again);
+    static const char head[] = "{\n  \"ociVersion\": \"1.0.2\",\n";
+    CHECK(strncmp(pretty, head, sizeof(head) - 1) == 0);
+    CHECK(pretty[len - 1] == '\n');
     char hex[65];
     sha256_of(pretty, len, hex);
     CHECK_STR(out.etag, hex);
@@ -38,8 +64,9 @@ static void config_forms_and_etag(void)
     CHECK(out.text == NULL && out.len == 0);
 
     CHECK_INT(render_output_text(&res, RENDER_OUT_COMPACT, NULL, &out, &err), 0);
-    CHECK_STR(out.text, "{\"ociVersion\":\"1.0.2\",\"root\":{\"readonly\":true},"
-                        "\"rlimit\":18446744073709551615}");
+    char *compact = compact_of(pretty, len);
+    CHECK_STR(out.text, compact);
+    free(compact);
     sha256_of(out.text, out.len, hex);
     CHECK_STR(out.etag, hex);
     render_output_release(&out);
@@ -52,10 +79,9 @@ static void config_forms_and_etag(void)
     unsigned forms[] = {RENDER_OUT_ENVELOPE, RENDER_OUT_ENVELOPE | RENDER_OUT_COMPACT};
     for (size_t i = 0; i < 2; i++) {
         CHECK_INT(render_output_text(&res, forms[i], secrets, &out, &err), 0);
-        json_error_t je;
         json_t *env = jsonx_loadb(out.text, out.len, &je);
         CHECK_STR(jsonx_get_str(env, "digest"), want);
-        CHECK(jsonx_equal(json_object_get(env, "config"), res.config));
+        CHECK(jsonx_equal(json_object_get(env, "config"), config));
         CHECK(json_equal(json_object_get(env, "secrets"), secrets));
         CHECK(json_equal(json_object_get(env, "warnings"), res.warnings));
         CHECK(json_equal(json_object_get(env, "files"), res.files));
@@ -78,6 +104,7 @@ static void config_forms_and_etag(void)
     CHECK(strstr(out.text, "\"secrets\": []") != NULL);
     render_output_release(&out);
     json_decref(secrets);
+    json_decref(config);
     free(pretty);
     render_result_release(&res);
 }
@@ -122,6 +149,8 @@ static void envelope_digest_refusals(void)
     json_decref(num);
     json_decref(env);
     render_result_release(&res);
+    render_request_free(result_request);
+    result_request = NULL;
 }
 
 HARNESS_MAIN(TEST(config_forms_and_etag), TEST(envelope_digest_refusals))
