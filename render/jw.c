@@ -14,10 +14,18 @@ void jw_init(struct jw *w, struct sbuf *b, bool compact, int depth)
     w->depth = depth;
 }
 
+/* Most pieces are a few bytes into a buffer that already has room: copy them directly and
+ * leave growth, limits and errors to sbuf. (The room test keeps sbuf's invariants: a
+ * buffer never holds more than its maximum, and stays NUL-terminated.) */
 static void put(struct jw *w, const char *s, size_t n)
 {
-    if (!w->rc && n) {
-        w->rc = sbuf_addn(w->b, s, n);
+    struct sbuf *b = w->b;
+    if (!w->rc && n < b->cap - b->len) {
+        memcpy(b->buf + b->len, s, n);
+        b->len += n;
+        b->buf[b->len] = '\0';
+    } else if (!w->rc && n) {
+        w->rc = sbuf_addn(b, s, n);
     }
 }
 
