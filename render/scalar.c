@@ -123,6 +123,13 @@ static bool one_of(const char *s, const char *const *words)
     return false;
 }
 
+/* Whether a scalar starting with `c` may be anything but a string: null ("", ~, null),
+ * a boolean (true, false), an integer (digits, signs) or a float (digits, signs, .inf). */
+static bool may_resolve(char c)
+{
+    return c == '\0' || (c >= '0' && c <= '9') || strchr("~nNtTfF.+-", c) != NULL;
+}
+
 enum yscalar yscalar_resolve(const char *s, struct yvalue *v)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
@@ -132,6 +139,9 @@ enum yscalar yscalar_resolve(const char *s, struct yvalue *v)
     static const char *const ninf[] = {"-.inf", "-.Inf", "-.INF", NULL};
     static const char *const nans[] = {".nan", ".NaN", ".NAN", NULL};
 
+    if (!may_resolve(s[0])) {
+        return YS_STR; /* most plain scalars: names, paths, image references */
+    }
     if (one_of(s, nulls)) {
         return YS_NULL;
     }

@@ -179,8 +179,11 @@ bool mwalk_is_null(const struct dnode *in)
     if (in->kind == DN_NULL) {
         return true;
     }
+    /* Only "", "~" and null/Null/NULL resolve to null: skip the rest cheaply. */
+    char c = is_plain(in) ? in->u.str[0] : 'x';
     struct yvalue v;
-    return is_plain(in) && yscalar_resolve(in->u.str, &v) == YS_NULL;
+    return (c == '\0' || c == '~' || c == 'n' || c == 'N') &&
+           yscalar_resolve(in->u.str, &v) == YS_NULL;
 }
 
 const char *mwalk_found_what(const struct dnode *in)
