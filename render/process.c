@@ -54,7 +54,8 @@ static int cap_index(const char *name)
         return -2;
     }
     for (size_t i = 0; i < N_CAPS; i++) {
-        if (strcmp(all_caps[i] + CAP_PREFIX_LEN, bare) == 0) {
+        const char *known = all_caps[i] + CAP_PREFIX_LEN;
+        if (known[0] == bare[0] && strcmp(known, bare) == 0) {
             return (int)i;
         }
     }
