@@ -109,9 +109,31 @@ void jw_array_close(struct jw *w)
     close_container(w, ']');
 }
 
+static bool needs_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\') {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void put_string(struct jw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    struct sbuf *b = w->b;
+    /* Nearly every string is plain text that fits: quote and copy it in one step. */
+    if (!w->rc && n + 2 < b->cap - b->len && !needs_escape(s, n)) {
+        char *p = b->buf + b->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        p[n + 2] = '\0';
+        b->len += n + 2;
+        return;
+    }
     put(w, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -147,20 +169,10 @@ void jw_keyn(struct jw *w, const char *key, size_t n)
     put(w, ": ", w->compact ? 1 : 2);
 }
 
-void jw_key(struct jw *w, const char *key)
-{
-    jw_keyn(w, key, strlen(key));
-}
-
 void jw_stringn(struct jw *w, const char *s, size_t n)
 {
     begin_value(w);
     put_string(w, s, n);
-}
-
-void jw_string(struct jw *w, const char *s)
-{
-    jw_stringn(w, s, strlen(s));
 }
 
 /* Decimal digits of v, written backwards from the end of buf; returns the first digit. */
@@ -225,24 +237,6 @@ void jw_raw(struct jw *w, const char *text, size_t n)
 {
     begin_value(w);
     put(w, text, n);
-}
-
-void jw_member_string(struct jw *w, const char *key, const char *s)
-{
-    jw_key(w, key);
-    jw_string(w, s);
-}
-
-void jw_member_int(struct jw *w, const char *key, long long v)
-{
-    jw_key(w, key);
-    jw_int(w, v);
-}
-
-void jw_member_bool(struct jw *w, const char *key, bool v)
-{
-    jw_key(w, key);
-    jw_bool(w, v);
 }
 
 int jw_finish(struct jw *w)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "common/sbuf.h"
 
@@ -36,10 +37,8 @@ void jw_array_open(struct jw *w);
 void jw_array_close(struct jw *w);
 
 /* A member key of the open object; the next call writes its value. */
-void jw_key(struct jw *w, const char *key);
 void jw_keyn(struct jw *w, const char *key, size_t n);
 
-void jw_string(struct jw *w, const char *s);
 void jw_stringn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, long long v);
 void jw_uint(struct jw *w, unsigned long long v);
@@ -49,10 +48,31 @@ void jw_null(struct jw *w);
 /* A value already written as JSON text for this depth and mode (see jw_init's `depth`). */
 void jw_raw(struct jw *w, const char *text, size_t n);
 
-/* "key": value shorthands for the common member forms. */
-void jw_member_string(struct jw *w, const char *key, const char *s);
-void jw_member_int(struct jw *w, const char *key, long long v);
-void jw_member_bool(struct jw *w, const char *key, bool v);
+/* NUL-terminated forms and "key": value shorthands, inline so that the length of a literal
+ * key is known at compile time. */
+static inline void jw_key(struct jw *w, const char *key)
+{
+    jw_keyn(w, key, strlen(key));
+}
+static inline void jw_string(struct jw *w, const char *s)
+{
+    jw_stringn(w, s, strlen(s));
+}
+static inline void jw_member_string(struct jw *w, const char *key, const char *s)
+{
+    jw_key(w, key);
+    jw_string(w, s);
+}
+static inline void jw_member_int(struct jw *w, const char *key, long long v)
+{
+    jw_key(w, key);
+    jw_int(w, v);
+}
+static inline void jw_member_bool(struct jw *w, const char *key, bool v)
+{
+    jw_key(w, key);
+    jw_bool(w, v);
+}
 
 /* Trailing newline in pretty mode; returns 0 or the first error (an err_code). */
 int jw_finish(struct jw *w);
