@@ -490,8 +490,7 @@ static const char *lookup_env_fact(const struct rctx *c, const char *name)
 /* Resolve one spec env value: $$ escape, $E: host facts, $S: secret values, or literal. */
 static int resolve_value(struct rctx *c, const char *key, const char *value, const char **out)
 {
-    char path[ERR_PATH_MAX];
-    env_field_path(c, key, path, sizeof(path));
+    char path[ERR_PATH_MAX]; /* made only for an error: most values are plain */
     if (value[0] == '$' && value[1] == '$') {
         *out = value + 1;
         return 0;
@@ -500,6 +499,7 @@ static int resolve_value(struct rctx *c, const char *key, const char *value, con
         const char *name = value + strlen(ENV_PREFIX);
         const char *v = lookup_env_fact(c, name);
         if (!v) {
+            env_field_path(c, key, path, sizeof(path));
             return err_set(c->err, ERR_SPEC_INVALID, path,
                            "environment variable '%s' referenced by $E:%s is not set "
                            "(send it in host.env)",
@@ -525,6 +525,7 @@ static int resolve_value(struct rctx *c, const char *key, const char *value, con
             v = "<secret>";
         }
         if (!v) {
+            env_field_path(c, key, path, sizeof(path));
             return err_set(c->err, ERR_SECRET_NOT_FOUND, path,
                            "secret reference %s was not resolved", value);
         }
