@@ -123,7 +123,11 @@ void *arena_grow(struct arena *a, void *v, size_t n, size_t *cap, size_t elem, s
     if (n < *cap) {
         return v;
     }
-    size_t want = *cap ? *cap * 2 : first;
+    /* A borrowed list (cap 0, as the constant option lists are) may already be long. */
+    size_t want = *cap > first ? *cap : first;
+    while (want <= n && want <= SIZE_MAX / 2) {
+        want *= 2;
+    }
     if (want <= n || want > SIZE_MAX / elem) {
         return NULL;
     }

@@ -33,8 +33,10 @@ void *arena_alloc(struct arena *a, size_t size) WARN_UNUSED NONNULL(1);
 void *arena_calloc(struct arena *a, size_t n, size_t size) WARN_UNUSED NONNULL(1);
 /* A NUL-terminated copy of s[0..n). */
 char *arena_strndup(struct arena *a, const char *s, size_t n) WARN_UNUSED NONNULL(1);
-/* Room for `n + 1` items of `elem` bytes: `v` itself when `*cap` > n, else a copy with twice
- * the room (at least `first`), *cap updated. NULL when the arena is exhausted. */
+/* Room for `n + 1` items of `elem` bytes: `v` itself when `*cap` > n, else a copy with at
+ * least twice the room (at least `first`), *cap updated. A list with `cap` 0 borrows its
+ * items (a constant array) and is copied on its first growth. NULL when the arena is
+ * exhausted. */
 void *arena_grow(struct arena *a, void *v, size_t n, size_t *cap, size_t elem,
                  size_t first) WARN_UNUSED;
 /*

@@ -11,6 +11,7 @@
 
 #include "common/jsonx.h"
 #include "render/arena.h"
+#include "render/oci.h"
 #include "render/doc.h"
 #include "render/dom.h"
 #include "render/jw.h"
@@ -35,6 +36,31 @@ static void arena_hands_out_aligned_memory_and_wipes_on_release(void)
     arena_release(&a);
     CHECK(a.head == NULL && a.total == 0);
     CHECK(arena_alloc(&a, 8) != NULL); /* reusable */
+    arena_release(&a);
+}
+
+/* Lists grow by doubling; a list borrowing a constant array (cap 0) of any length is copied
+ * on its first push, and the constant is never written. */
+static void lists_grow_and_copy_borrowed_items(void)
+{
+    struct arena a;
+    arena_init(&a, 1u << 20);
+    struct strv grown = {0};
+    for (int i = 0; i < 100; i++) {
+        CHECK_INT(strv_push(&a, &grown, i % 2 ? "odd" : "even"), 0);
+    }
+    CHECK_INT(grown.n, 100);
+    CHECK(grown.cap >= 100 && grown.cap < 200);
+    CHECK_STR(grown.v[99], "odd");
+    static const char *borrowed[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"};
+    for (size_t n = 0; n <= 12; n++) {
+        struct strv list = {.n = n, .cap = 0, .v = borrowed};
+        CHECK_INT(strv_push(&a, &list, "new"), 0);
+        CHECK(list.v != borrowed && list.n == n + 1 && list.cap > n);
+        CHECK_STR(list.v[n], "new");
+        CHECK(n == 0 || strcmp(list.v[n - 1], borrowed[n - 1]) == 0);
+    }
+    CHECK_STR(borrowed[0], "a");
     arena_release(&a);
 }
 
@@ -280,6 +306,7 @@ static void large_mappings_find_duplicates_in_linear_time(void)
 }
 
 HARNESS_MAIN(TEST(arena_hands_out_aligned_memory_and_wipes_on_release),
+             TEST(lists_grow_and_copy_borrowed_items),
              TEST(writer_matches_dump_on_tricky_values),
              TEST(writer_matches_dump_on_every_golden_config),
              TEST(arena_documents_match_the_yaml_loader),
