@@ -25,7 +25,8 @@ struct yvalue {
 };
 enum yscalar yscalar_resolve(const char *text, struct yvalue *v);
 
-/* ---- schema.c: typed, path-aware normalization of a raw document ---- */
+/* ---- schema.c: typed, path-aware normalization of a raw jansson document (CDI specs and
+ * seccomp profiles; specs and requests use the typed walk of render/model.h) ---- */
 struct walk;
 struct stype;
 

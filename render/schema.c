@@ -1,6 +1,7 @@
 /*
  * Schema walk: turns a raw document into a typed jansson tree, or reports every problem with
- * its path (and line/column for YAML). Field tables live in spec_schema.c and request.c.
+ * its path (and line/column for YAML). Field tables live in cdi.c (host.cdi entries) and
+ * seccomp.c (custom seccomp profiles); specs and requests go through the typed walk (walk.c).
  *
  * Rules: unknown keys are errors; JSON is strict about types; a YAML plain
  * scalar takes the type its field wants (core schema), so a string field keeps `8080` as
