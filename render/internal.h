@@ -25,7 +25,8 @@ struct yvalue {
 };
 enum yscalar yscalar_resolve(const char *text, struct yvalue *v);
 
-/* ---- schema.c: typed, path-aware normalization of a raw document ---- */
+/* ---- schema.c: typed, path-aware normalization of a raw jansson document (CDI specs and
+ * seccomp profiles; specs and requests use the typed walk of render/model.h) ---- */
 struct walk;
 struct stype;
 
@@ -36,13 +37,11 @@ enum skind {
     SK_STRING,
     SK_BOOL,
     SK_INT,
-    SK_FLOAT,
     SK_ENUM,
     SK_OBJECT,
     SK_MAP,
     SK_LIST,
     SK_ANY,
-    SK_TAGGED,
     SK_CUSTOM,
 };
 
@@ -55,11 +54,6 @@ struct sfield {
     const char *alias; /* second accepted spelling (serde alias) */
 };
 
-struct svariant {
-    const char *name;
-    const struct sfield *fields; /* NULL-name terminated; may be NULL for no fields */
-};
-
 struct stype {
     enum skind kind;
     const char *what;               /* "a string", "a list of devices": for messages */
@@ -67,11 +61,8 @@ struct stype {
     const char *const *enums;       /* SK_ENUM: NULL-terminated */
     const struct sfield *fields;    /* SK_OBJECT: NULL-name terminated */
     const struct stype *elem;       /* SK_MAP values, SK_LIST elements */
-    const char *tag;                /* SK_TAGGED discriminator key */
-    const struct svariant *variants;/* SK_TAGGED: NULL-name terminated */
     snorm_fn norm;                  /* SK_CUSTOM */
     sfinish_fn finish;              /* optional check/fix-up after normalization */
-    bool open;                      /* SK_OBJECT: unknown keys are ignored, not errors */
 };
 
 struct walk {
@@ -96,30 +87,17 @@ void walk_pop(struct walk *w, size_t saved);
 
 /* Record a validation issue at the current path; `node` (may be NULL) adds line/column. */
 int walk_error(struct walk *w, const json_t *node, const char *fmt, ...) PRINTF(3, 4);
-int walk_error_code(struct walk *w, enum err_code code, const json_t *node, const char *fmt, ...)
-    PRINTF(4, 5);
 json_t *walk_oom(struct walk *w);
-
-/* Scalar text of a string node or a YAML plain scalar, else NULL. */
-const char *walk_scalar_text(const struct walk *w, const json_t *in);
-bool walk_is_null(const struct walk *w, const json_t *in);
-bool walk_is_plain(const struct walk *w, const json_t *in);
 
 /* Common scalar types. */
 extern const struct stype st_string;
 extern const struct stype st_nonempty_string;
 extern const struct stype st_bool;
-extern const struct stype st_float;
-extern const struct stype st_u8;
-extern const struct stype st_u16;
 extern const struct stype st_u32;
-extern const struct stype st_i32;
-extern const struct stype st_i64;
 extern const struct stype st_u64;
 extern const struct stype st_any;
 extern const struct stype st_string_list;
 extern const struct stype st_string_map;
-extern const struct stype st_object_any;
 
 /* Format a path segment for a map key: ".key" or ["key"] when the key needs quoting. */
 void path_key_segment(char *buf, size_t size, const char *key);

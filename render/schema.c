@@ -1,6 +1,7 @@
 /*
  * Schema walk: turns a raw document into a typed jansson tree, or reports every problem with
- * its path (and line/column for YAML). Field tables live in spec_schema.c and request.c.
+ * its path (and line/column for YAML). Field tables live in cdi.c (host.cdi entries) and
+ * seccomp.c (custom seccomp profiles); specs and requests go through the typed walk (walk.c).
  *
  * Rules: unknown keys are errors; JSON is strict about types; a YAML plain
  * scalar takes the type its field wants (core schema), so a string field keeps `8080` as
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/jsonx.h"
 #include "common/strutil.h"
 #include "render/internal.h"
 
@@ -143,15 +143,6 @@ int walk_error(struct walk *w, const json_t *node, const char *fmt, ...)
     return -1;
 }
 
-int walk_error_code(struct walk *w, enum err_code code, const json_t *node, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    walk_verror(w, code, node, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 json_t *walk_oom(struct walk *w)
 {
     w->failed = true;
@@ -160,18 +151,12 @@ json_t *walk_oom(struct walk *w)
     return NULL;
 }
 
-bool walk_is_plain(const struct walk *w, const json_t *in)
+static bool walk_is_plain(const struct walk *w, const json_t *in)
 {
     return w->doc && json_is_string(in) && doc_is_plain(w->doc, in);
 }
 
-const char *walk_scalar_text(const struct walk *w, const json_t *in)
-{
-    (void)w;
-    return json_string_value(in);
-}
-
-bool walk_is_null(const struct walk *w, const json_t *in)
+static bool walk_is_null(const struct walk *w, const json_t *in)
 {
     if (json_is_null(in)) {
         return true;
@@ -260,30 +245,6 @@ static json_t *norm_int(struct walk *w, const struct stype *t, const json_t *in)
         return NULL;
     }
     json_t *out = json_integer(i);
-    return out ? out : walk_oom(w);
-}
-
-static json_t *norm_float(struct walk *w, const struct stype *t, const json_t *in)
-{
-    double d;
-    if (json_is_number(in)) {
-        d = json_number_value(in);
-    } else {
-        struct yvalue v;
-        enum yscalar k = walk_is_plain(w, in) ? yscalar_resolve(json_string_value(in), &v) : YS_STR;
-        if (k == YS_INT) {
-            d = (double)v.i;
-        } else if (k == YS_FLOAT) {
-            d = v.d;
-        } else {
-            return type_error(w, t, in);
-        }
-    }
-    if (!isfinite(d)) {
-        walk_error(w, in, "must be a finite number");
-        return NULL;
-    }
-    json_t *out = json_real(d);
     return out ? out : walk_oom(w);
 }
 
@@ -391,15 +352,11 @@ static const struct sfield *find_field(const struct sfield *fields, const char *
 
 #define MAX_FIELDS 128
 
-/* The field names of a struct (and the tag of a tagged union) to list, and the names and
- * aliases to suggest from, each NULL-terminated. */
-static void field_names(const struct sfield *fields, const char *tag, const char **listed,
-                        const char **candidates)
+/* The field names of a struct to list, and the names and aliases to suggest from, each
+ * NULL-terminated. */
+static void field_names(const struct sfield *fields, const char **listed, const char **candidates)
 {
     size_t n = 0, m = 0;
-    if (tag) {
-        listed[n++] = candidates[m++] = tag;
-    }
     for (const struct sfield *f = fields; f && f->name && m < MAX_FIELDS - 2; f++) {
         listed[n++] = candidates[m++] = f->name;
         if (f->alias) {
@@ -409,26 +366,20 @@ static void field_names(const struct sfield *fields, const char *tag, const char
     listed[n] = candidates[m] = NULL;
 }
 
-/* Normalize the members of `in` against `fields` into `out`. `skip` is a key to leave alone
- * (the tag of a tagged union). */
-static void norm_fields(struct walk *w, const struct sfield *fields, bool open, const char *skip,
-                        const json_t *in, json_t *out)
+/* Normalize the members of `in` against `fields` into `out`. */
+static void norm_fields(struct walk *w, const struct sfield *fields, const json_t *in,
+                        json_t *out)
 {
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)(uintptr_t)in, key, val)
     {
-        if (skip && strcmp(key, skip) == 0) {
-            continue;
-        }
         const struct sfield *f = find_field(fields, key);
         size_t saved = walk_push_key(w, key);
         if (!f) {
-            if (!open) {
-                const char *listed[MAX_FIELDS], *candidates[MAX_FIELDS];
-                field_names(fields, skip, listed, candidates);
-                unknown_word_error(w, doc_key_node(key), "field", key, listed, candidates);
-            }
+            const char *listed[MAX_FIELDS], *candidates[MAX_FIELDS];
+            field_names(fields, listed, candidates);
+            unknown_word_error(w, doc_key_node(key), "field", key, listed, candidates);
         } else if (json_object_get(out, f->name)) {
             walk_error(w, val, "field `%s` is given twice (as `%s` and `%s`)", f->name, f->name,
                        f->alias ? f->alias : f->name);
@@ -464,45 +415,7 @@ static json_t *norm_object(struct walk *w, const struct stype *t, const json_t *
     if (!out) {
         return walk_oom(w);
     }
-    norm_fields(w, t->fields, t->open, NULL, in, out);
-    return out;
-}
-
-static json_t *norm_tagged(struct walk *w, const struct stype *t, const json_t *in)
-{
-    if (!json_is_object(in)) {
-        return type_error(w, t, in);
-    }
-    const json_t *tagv = json_object_get(in, t->tag);
-    if (!tagv) {
-        walk_error(w, in, "missing field `%s`", t->tag);
-        return NULL;
-    }
-    const char *name = json_string_value(tagv);
-    const struct svariant *var = NULL;
-    for (const struct svariant *v = t->variants; name && v->name; v++) {
-        if (strcmp(v->name, name) == 0) {
-            var = v;
-        }
-    }
-    if (!var) {
-        const char *names[32];
-        size_t n = 0;
-        for (const struct svariant *v = t->variants; v->name && n < ARRAY_LEN(names) - 1; v++) {
-            names[n++] = v->name;
-        }
-        names[n] = NULL;
-        size_t saved = walk_push_key(w, t->tag);
-        unknown_word_error(w, tagv, "variant", name ? name : "(not a string)", names, names);
-        walk_pop(w, saved);
-        return NULL;
-    }
-    json_t *out = json_object();
-    if (!out || jsonx_set_str(out, t->tag, var->name)) {
-        json_decref(out);
-        return walk_oom(w);
-    }
-    norm_fields(w, var->fields, false, t->tag, in, out);
+    norm_fields(w, t->fields, in, out);
     return out;
 }
 
@@ -610,13 +523,11 @@ json_t *walk_norm(struct walk *w, const struct stype *t, const json_t *in)
     case SK_STRING: out = norm_string(w, t, in); break;
     case SK_BOOL: out = norm_bool(w, t, in); break;
     case SK_INT: out = norm_int(w, t, in); break;
-    case SK_FLOAT: out = norm_float(w, t, in); break;
     case SK_ENUM: out = norm_enum(w, t, in); break;
     case SK_OBJECT: out = norm_object(w, t, in); break;
     case SK_MAP: out = norm_map(w, t, in); break;
     case SK_LIST: out = norm_list(w, t, in); break;
     case SK_ANY: out = norm_any(w, t, in); break;
-    case SK_TAGGED: out = norm_tagged(w, t, in); break;
     case SK_CUSTOM: out = t->norm(w, t, in); break;
     }
     if (!out && !w->failed) {
@@ -645,18 +556,10 @@ json_t *walk_norm(struct walk *w, const struct stype *t, const json_t *in)
 const struct stype st_string = {.kind = SK_STRING, .what = "a string"};
 const struct stype st_nonempty_string = {.kind = SK_STRING, .what = "a string", .min = 1};
 const struct stype st_bool = {.kind = SK_BOOL, .what = "a boolean (true or false)"};
-const struct stype st_float = {.kind = SK_FLOAT, .what = "a number"};
-const struct stype st_u8 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = 255};
-const struct stype st_u16 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = 65535};
 const struct stype st_u32 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = 4294967295ll};
-const struct stype st_i32 = {.kind = SK_INT, .what = "an integer", .min = -2147483648ll,
-                             .max = 2147483647ll};
-const struct stype st_i64 = {.kind = SK_INT, .what = "an integer", .min = INT64_MIN,
-                             .max = INT64_MAX};
 const struct stype st_u64 = {.kind = SK_INT, .what = "an integer", .min = 0, .max = INT64_MAX};
 const struct stype st_any = {.kind = SK_ANY, .what = "a value"};
 const struct stype st_string_list = {.kind = SK_LIST, .what = "a list of strings",
                                      .elem = &st_string};
 const struct stype st_string_map = {.kind = SK_MAP, .what = "a mapping of strings to strings",
                                     .elem = &st_string};
-const struct stype st_object_any = {.kind = SK_MAP, .what = "a mapping", .elem = &st_any};

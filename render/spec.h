@@ -14,14 +14,6 @@
 #include "render/request_model.h"
 #include "render/spec_model.h"
 
-extern const struct stype spec_service_type;
-extern const struct stype spec_deployment_type;
-
-bool spec_valid_image_ref(const char *ref);
-bool spec_valid_deployment_name(const char *name);
-bool spec_valid_service_name(const char *name);
-bool spec_valid_role(const char *role);
-
 struct render_request {
     struct arena arena;       /* the parsed documents and their typed model */
     const struct spec_deployment *deployment; /* NULL for a bare ServiceSpec */
@@ -51,10 +43,5 @@ struct render_request {
  * a malformed reference is kept and reported when the caller asks for the references or
  * renders. */
 int request_parse_secret_refs(struct render_request *req, struct err *err);
-
-/* Normalize the host facts / image config objects (request.c; used for CLI overrides too). */
-extern const struct stype request_host_type;
-extern const struct stype request_image_config_type;
-extern const struct stype request_envelope_type;
 
 #endif

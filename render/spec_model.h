@@ -134,4 +134,10 @@ struct spec_deployment {
 extern const struct mtype spec_service_mtype;
 extern const struct mtype spec_deployment_mtype;
 
+/* The spec's name rules (names.c), for the field tables and for names a request gives. */
+bool spec_valid_image_ref(const char *ref);
+bool spec_valid_deployment_name(const char *name);
+bool spec_valid_service_name(const char *name);
+bool spec_valid_role(const char *role);
+
 #endif

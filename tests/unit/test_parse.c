@@ -386,6 +386,219 @@ static void envelope_forms(void)
     rt_free(&t);
 }
 
+/* Every spec field, each stored one with a value to check, and the cross-field rules. */
+static const char every_field[] =
+    "version: v1\n"
+    "deployment: every\n"
+    "services:\n"
+    "  web:\n"
+    "    rtype: cron\n"
+    "    schedule: 0 0 * * * *\n"
+    "    image: {name: ghcr.io/acme/web:1.2}\n"
+    "    resources:\n"
+    "      cpu: 0.5\n"
+    "      memory: 512Mi\n"
+    "      pids_limit: 100\n"
+    "      cpuset: 0-1\n"
+    "      cpu_shares: 512\n"
+    "      memory_swap: -1\n"
+    "      memory_reservation: 256Mi\n"
+    "      memory_swappiness: 10\n"
+    "      oom_score_adj: -5\n"
+    "      oom_kill_disable: true\n"
+    "      blkio_weight: 300\n"
+    "      gpu: {count: 2, vendor: nvidia, mode: x, model: a100, sharing: mps,\n"
+    "            distributed: {backend: nccl, master_port: 29500}, mps_pipe_dir: /p,\n"
+    "            mps_log_dir: /l, time_slice_index: 1, time_slicing_config_path: /t}\n"
+    "    env: {A: '1', B: two, C: 3}\n"
+    "    command: {entrypoint: [/bin/app], args: [--x, '1'], workdir: /srv}\n"
+    "    endpoints: [{name: http, protocol: http, port: 80}, {name: grpc, protocol: tcp, port: 81}]\n"
+    "    scale: {mode: adaptive, min: 1, max: 3}\n"
+    "    replica_groups: [{role: leader, count: 1}]\n"
+    "    depends: [{service: db, condition: healthy}]\n"
+    "    devices: [{path: /dev/fuse, read: true, write: false, mknod: true}]\n"
+    "    storage:\n"
+    "      - {type: bind, source: /a, target: /b, readonly: true}\n"
+    "      - {type: named, name: data, target: /d, tier: cached, size: 1Gi}\n"
+    "      - {type: anonymous, target: /e}\n"
+    "      - {type: tmpfs, target: /t, size: 64Mi, mode: 1777}\n"
+    "      - {type: s3, bucket: b, prefix: p, target: /s, readonly: false}\n"
+    "    capabilities: [NET_ADMIN]\n"
+    "    cap_drop: [MKNOD]\n"
+    "    privileged: false\n"
+    "    host_network: true\n"
+    "    cgroup_parent: /x\n"
+    "    hostname: web-1\n"
+    "    dns: [1.1.1.1]\n"
+    "    extra_hosts: ['db:10.0.0.2']\n"
+    "    labels: {team: a, tier: web}\n"
+    "    user: '1000:1000'\n"
+    "    stop_signal: SIGTERM\n"
+    "    sysctls: {net.ipv4.ip_forward: '1'}\n"
+    "    ulimits: {nofile: {soft: 10}, nproc: {hard: 20}, core: {soft: 1, hard: 2}}\n"
+    "    security_opt: [no-new-privileges]\n"
+    "    pid_mode: host\n"
+    "    ipc_mode: host\n"
+    "    extra_groups: [video]\n"
+    "    read_only_root_fs: true\n"
+    "    tty: true\n"
+    "    stdin_open: false\n"
+    "    userns_mode: host\n"
+    "  db:\n"
+    "    image: {name: postgres}\n"
+    "    network_mode: {bridge: {name: b0}}\n"
+    "  side:\n"
+    "    image: {name: busybox}\n"
+    "    network_mode: {container: {id: abc}}\n";
+
+/* Every envelope member: host facts of every kind, options, container, image config. */
+static const char every_envelope_field[] =
+    "spec: {image: {name: busybox}}\n"
+    "service: web\n"
+    "container: {service: web, replica: 2, role: leader, node_id: 7}\n"
+    "image_config: {config: {Entrypoint: [/e], Cmd: [c], Env: ['A=1'], WorkingDir: /w,\n"
+    "               User: '1:1', Labels: {x: y}}}\n"
+    "options:\n"
+    "  hostname: h\n"
+    "  host_network: false\n"
+    "  cwd: /c\n"
+    "  args: [a, b]\n"
+    "  env: [[K, v], [L, '2']]\n"
+    "  volume_paths: {data: /v}\n"
+    "  socket_path: /run/s.sock\n"
+    "  bundle_dir: /b\n"
+    "  scope: s\n"
+    "  oci_version: 1.0.2\n"
+    "  seccomp_profile: {defaultAction: SCMP_ACT_ERRNO, architectures: [SCMP_ARCH_X86_64],\n"
+    "                    syscalls: [{names: [read, write], action: SCMP_ACT_ALLOW}]}\n"
+    "host:\n"
+    "  arch: x86_64\n"
+    "  user: {uid: 1000, gid: 1000, name: u}\n"
+    "  subuid: {start: 100000, count: 65536}\n"
+    "  subgid: {start: 100000, count: 65536}\n"
+    "  cgroup: {version: 2, parent: /p}\n"
+    "  devices: [{path: /dev/nvidia0, type: c, major: 195, minor: 0, mode: 438, uid: 0, gid: 0}]\n"
+    "  dirs: []\n"
+    "  files: [/etc/x]\n"
+    "  env: {HOME: /root}\n"
+    "  rootfs: {passwd: 'root:x:0:0::/root:/bin/sh', group: 'root:x:0:'}\n"
+    "  wsl: {kernel: 5.15.0-microsoft-standard-WSL2, distro: Debian, dxg: {major: 10, minor: 63},\n"
+    "        lib_dirs: [/usr/lib/wsl/lib]}\n"
+    "  cdi:\n"
+    "    - {priority: 1, path: /etc/cdi/n.yaml, spec: {cdiVersion: 0.6.0, kind: nvidia.com/gpu,\n"
+    "       devices: [{name: '0', containerEdits: {deviceNodes: [{path: /dev/nvidia0}]}}]}}\n";
+
+static const void *model_get(const struct mmap *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->keys[i], key) == 0) {
+            return mmap_ptr(m, i);
+        }
+    }
+    return NULL;
+}
+
+static const struct spec_service *parse_service(const char *text, const char *service,
+                                                struct render_request **req)
+{
+    struct render_params p = {.service = service};
+    struct err err;
+    err_init(&err);
+    int rc = render_request_parse(text, strlen(text), RENDER_FMT_AUTO, &p, req, &err);
+    if (rc) {
+        fprintf(stderr, "  %s: %s\n", err_path(&err), err_message(&err));
+    }
+    CHECK_INT(rc, 0);
+    return rc ? NULL : (*req)->service;
+}
+
+/* Every field of the spec is accepted; what the renderer reads is stored as written, with
+ * the walk's fill-ins (ulimit halves, host_network folded into network_mode). */
+static void every_spec_field_is_stored(void)
+{
+    struct render_request *req = NULL;
+    const struct spec_service *s = parse_service(every_field, "web", &req);
+    if (!s) {
+        return;
+    }
+    CHECK_STR(s->rtype, "cron");
+    CHECK_STR(s->schedule, "0 0 * * * *");
+    CHECK_STR(s->image->name, "ghcr.io/acme/web:1.2");
+    const struct spec_resources *r = s->resources;
+    CHECK(r->cpu.set && r->cpu.v == 0.5);
+    CHECK_STR(r->memory, "512Mi");
+    CHECK_STR(r->memory_swap, "-1");
+    CHECK_STR(r->memory_reservation, "256Mi");
+    CHECK_INT(r->pids_limit.v, 100);
+    CHECK_INT(r->memory_swappiness.v, 10);
+    CHECK_INT(r->oom_score_adj.v, -5);
+    CHECK(r->oom_kill_disable.set && r->oom_kill_disable.v);
+    CHECK_INT(r->blkio_weight.v, 300);
+    CHECK_INT(r->gpu->count.v, 2);
+    CHECK_STR(r->gpu->sharing, "mps");
+    CHECK_INT(r->gpu->distributed->master_port.v, 29500);
+    CHECK_STR(model_get(&s->env, "A"), "1");
+    CHECK_STR(model_get(&s->env, "C"), "3"); /* a plain scalar in a string field stays text */
+    CHECK(s->command->entrypoint.set);
+    CHECK_STR(mlist_str(&s->command->args, 1), "1");
+    CHECK_INT(s->endpoints.n, 2);
+    CHECK_STR(((const struct spec_dependency *)mlist_ptr(&s->depends, 0))->service, "db");
+    const struct spec_device *dev = mlist_ptr(&s->devices, 0);
+    CHECK(dev->mknod.set && dev->mknod.v && dev->write.set && !dev->write.v);
+    CHECK_INT(s->storage.n, 5);
+    const struct spec_storage *tmpfs = mlist_ptr(&s->storage, 3);
+    CHECK_STR(tmpfs->type, "tmpfs");
+    CHECK_INT(tmpfs->mode.v, 01777);
+    CHECK_STR(((const struct spec_storage *)mlist_ptr(&s->storage, 1))->size, "1Gi");
+    CHECK_STR(mlist_str(&s->capabilities, 0), "NET_ADMIN");
+    CHECK(s->host_network);
+    CHECK_STR(s->network_mode, "host");
+    const struct spec_ulimit *nofile = model_get(&s->ulimits, "nofile");
+    const struct spec_ulimit *nproc = model_get(&s->ulimits, "nproc");
+    CHECK(nofile && nofile->hard.set && nofile->hard.v == 10);
+    CHECK(nproc && nproc->soft.set && nproc->soft.v == 20);
+    CHECK_STR(s->userns_mode, "host");
+    CHECK(s->read_only_root_fs.v && s->tty.v && s->stdin_open.set && !s->stdin_open.v);
+    render_request_free(req);
+
+    s = parse_service(every_field, "db", &req);
+    CHECK_STR(s ? s->network_mode : NULL, "bridge:b0");
+    CHECK(s && !s->host_network);
+    render_request_free(req);
+    s = parse_service(every_field, "side", &req);
+    CHECK_STR(s ? s->network_mode : NULL, "container:abc");
+    render_request_free(req);
+}
+
+static void every_envelope_member_is_stored(void)
+{
+    struct render_request *req = NULL;
+    if (!parse_service(every_envelope_field, NULL, &req)) {
+        return;
+    }
+    CHECK_STR(render_request_container_id(req), "web-leader-2-on-7");
+    CHECK_STR(render_request_scope(req), "s");
+    const struct host_facts *h = req->host;
+    CHECK_STR(h->arch, "x86_64");
+    CHECK_INT(h->user->uid.v, 1000);
+    CHECK_INT(h->subgid->count.v, 65536);
+    CHECK_INT(h->cgroup->version.v, 2);
+    CHECK_INT(((const struct host_device *)mlist_ptr(&h->devices, 0))->major.v, 195);
+    CHECK(h->dirs.set && h->dirs.list.n == 0);
+    CHECK_INT(h->cdi.n, 1);
+    CHECK_INT(h->wsl->dxg->minor.v, 63);
+    CHECK_STR(mlist_str(&h->wsl->lib_dirs, 0), "/usr/lib/wsl/lib");
+    CHECK(h->rootfs->group != NULL);
+    CHECK_STR(req->image_config->working_dir, "/w");
+    const struct render_options *o = req->options;
+    CHECK(o->host_network.set && !o->host_network.v);
+    CHECK_STR(((const struct env_pair *)mlist_ptr(&o->env, 1))->value, "2");
+    CHECK_STR(model_get(&o->volume_paths, "data"), "/v");
+    CHECK_STR(o->oci_version, "1.0.2");
+    CHECK(json_is_object(o->seccomp_profile));
+    render_request_free(req);
+}
+
 static void secret_reference_grammar(void)
 {
     static const struct {
@@ -500,5 +713,7 @@ RT_MAIN(TEST(core_schema_scalars), TEST(yaml_loader_marks_and_plainness),
         TEST(yaml_plain_scalars_take_field_types), TEST(schema_reports_every_problem_with_paths),
         TEST(unknown_keys_name_the_nearest_field),
         TEST(deployment_rules), TEST(image_references), TEST(network_mode_forms),
-        TEST(request_selection_and_identity), TEST(envelope_forms), TEST(secret_reference_grammar),
+        TEST(request_selection_and_identity), TEST(envelope_forms),
+        TEST(every_spec_field_is_stored), TEST(every_envelope_member_is_stored),
+        TEST(secret_reference_grammar),
         TEST(secret_values_are_inputs), TEST(fact_needs))

@@ -1,7 +1,8 @@
 /*
  * The render substrate: the arena, the document nodes and the streaming writer. The writer
  * must produce exactly the bytes of jsonx_dump() (digests and ETags depend on them), and the
- * arena document must match the YAML loader it replaces node for node, error for error.
+ * arena document must match the jansson YAML loader (render/doc.h, still used for CDI specs,
+ * seccomp profiles and render_load_document) node for node, error for error.
  */
 #include <dirent.h>
 #include <stdint.h>
