@@ -414,13 +414,37 @@ static enum MHD_Result reply_no_client_certificate(struct request_state *rs,
     return respond(rs, c, &resp, built);
 }
 
-/* 413 before reading a byte when Content-Length already says too much. */
-static bool declared_too_large(struct MHD_Connection *c, size_t max)
+/* The body length the client declared (Content-Length), or false. */
+static bool declared_length(struct MHD_Connection *c, uint64_t *n)
 {
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && str_to_u64(cl, n) == 0;
+}
+
+/* 413 before reading a byte when Content-Length already says too much. */
+static bool declared_too_large(struct MHD_Connection *c, size_t max)
+{
     uint64_t n;
-    return cl && str_to_u64(cl, &n) == 0 && n > max;
+    return declared_length(c, &n) && n > max;
+}
+
+/*
+ * Room for the declared body at once, so it arrives in one block: growing a secret-mode
+ * buffer copies and wipes it each time. Only up to BODY_FIRST_ROOM: a client may declare
+ * the whole limit and send nothing, and real specs are a few KiB; a larger body grows as it
+ * comes.
+ */
+#define BODY_FIRST_ROOM (64u << 10)
+
+static void reserve_declared_body(struct request_state *rs, struct MHD_Connection *c)
+{
+    uint64_t n;
+    if (declared_length(c, &n) && n > 0 &&
+        sbuf_reserve(&rs->body, n < BODY_FIRST_ROOM ? (size_t)n : BODY_FIRST_ROOM)) {
+        rs->body_failed = true; /* the builder freed itself: answered as out of memory */
+        rs->buffering = false;
+    }
 }
 
 static int too_large_error(const struct request_state *rs, struct err *err)
@@ -504,6 +528,7 @@ static enum MHD_Result request_route(struct request_state *rs, struct MHD_Connec
          * leave copies of them behind. */
         sbuf_init_secret(&rs->body, h->o.max_body);
         rs->buffering = true;
+        reserve_declared_body(rs, c);
     }
     return MHD_YES;
 }
