@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "render/arena.h"
-#include "render/jw.h"
+#include "common/jw.h"
 
 struct oci_config;
 

@@ -11,7 +11,7 @@
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/sbuf.h"
-#include "render/jw.h"
+#include "common/jw.h"
 #include "render/oci.h"
 #include "render/render.h"
 

@@ -28,7 +28,7 @@
 #include "common/strutil.h"
 #include "render/ctx.h"
 #include "render/internal.h"
-#include "render/jw.h"
+#include "common/jw.h"
 #include "render/oci.h"
 
 #define EPERM_ 1

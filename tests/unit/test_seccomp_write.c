@@ -15,7 +15,7 @@
 #include "common/sbuf.h"
 #include "render/arena.h"
 #include "render/ctx.h"
-#include "render/jw.h"
+#include "common/jw.h"
 #include "render/oci.h"
 #include "render/render.h"
 #include "render/seccomp.h"

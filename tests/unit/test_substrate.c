@@ -15,7 +15,7 @@
 #include "render/oci.h"
 #include "render/doc.h"
 #include "render/dom.h"
-#include "render/jw.h"
+#include "common/jw.h"
 #include "tests/harness.h"
 
 static void arena_hands_out_aligned_memory_and_wipes_on_release(void)

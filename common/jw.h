@@ -1,12 +1,13 @@
-#ifndef OCIRENDER_RENDER_JW_H
-#define OCIRENDER_RENDER_JW_H
+#ifndef OCIRENDER_COMMON_JW_H
+#define OCIRENDER_COMMON_JW_H
 
 /*
  * A streaming JSON writer: a render writes its output once, in the fixed key order, straight
- * into one buffer (no tree to build, dump and free). Pretty output is two spaces per level
- * with ": " after keys and a final newline; compact output has no whitespace. The bytes are
- * exactly those of common/jsonx.h's dump of the same tree, so digests and ETags do not
- * depend on which one wrote them.
+ * into one buffer (no tree to build, dump and free); the server writes its request log lines
+ * the same way. Pretty output is two spaces per level with ": " after keys and a final
+ * newline; compact output has no whitespace. The bytes are exactly those of
+ * common/jsonx.h's dump of the same tree, so digests and ETags do not depend on which one
+ * wrote them.
  *
  * Errors are sticky: the first failure (NOMEM, TOO_LARGE) is kept in `rc` and every later
  * call does nothing, so writers check once, at jw_finish().
@@ -43,6 +44,9 @@ void jw_stringn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, long long v);
 void jw_uint(struct jw *w, unsigned long long v);
 void jw_real(struct jw *w, double v);
+/* A real with `digits` significant digits, as jansson's JSON_REAL_PRECISION(digits) writes it
+ * (jw_real: 17, exact). */
+void jw_real_digits(struct jw *w, double v, int digits);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
 /* A value already written as JSON text for this depth and mode (see jw_init's `depth`). */

@@ -1,4 +1,4 @@
-#include "render/jw.h"
+#include "common/jw.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -207,12 +207,17 @@ void jw_int(struct jw *w, long long v)
 
 void jw_real(struct jw *w, double d)
 {
-    if (!isfinite(d)) {
+    jw_real_digits(w, d, 17);
+}
+
+void jw_real_digits(struct jw *w, double d, int digits)
+{
+    if (!isfinite(d) || digits < 1 || digits > 17) {
         w->rc = w->rc ? w->rc : ERR_INTERNAL;
         return;
     }
     char buf[40];
-    int n = snprintf(buf, sizeof(buf), "%.17g", d);
+    int n = snprintf(buf, sizeof(buf), "%.*g", digits, d);
     if (!strpbrk(buf, ".eE")) {
         memcpy(buf + n, ".0", 3);
         n += 2;
