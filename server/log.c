@@ -12,6 +12,8 @@
 
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/jw.h"
+#include "common/sbuf.h"
 
 static atomic_int current_level = LOG_INFO;
 
@@ -92,6 +94,37 @@ void log_event(enum log_level level, const char *event, const json_t *fields)
     full[len + 1] = '\0';
     write_line(full, len + 1);
     free(full);
+}
+
+/* A request line is a few hundred bytes; the path in it is bounded (LOG_PATH_MAX). */
+#define LOG_LINE_MAX (16u << 10)
+
+void log_event_with(enum log_level level, const char *event, log_fields_fn fill,
+                    const void *ctx)
+{
+    if (!log_enabled(level)) {
+        return;
+    }
+    char ts[32];
+    log_timestamp(ts);
+    struct sbuf b;
+    struct jw w;
+    sbuf_init(&b, LOG_LINE_MAX);
+    jw_init(&w, &b, true, 0);
+    jw_object_open(&w);
+    jw_member_string(&w, "ts", ts);
+    jw_member_string(&w, "level", log_level_name(level));
+    jw_member_string(&w, "event", event);
+    fill(&w, ctx);
+    jw_object_close(&w);
+    if (jw_finish(&w) || sbuf_addc(&b, '\n')) {
+        static const char oom[] =
+            "{\"level\":\"error\",\"event\":\"log\",\"msg\":\"out of memory\"}\n";
+        write_line(oom, sizeof(oom) - 1);
+    } else {
+        write_line(sbuf_str(&b), sbuf_len(&b));
+    }
+    sbuf_free(&b);
 }
 
 /* log_msg goes through the common hook, so every message of the process has one path. */

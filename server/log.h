@@ -29,6 +29,14 @@ bool log_enabled(enum log_level level);
  * NULL. */
 void log_event(enum log_level level, const char *event, const json_t *fields);
 
+/* Emit {"ts", "level", "event", <the members `fill` writes>}: for lines written on every
+ * request, without building a document per line. `fill` writes whole members (keys and values)
+ * into the open object, compact; `ctx` is its own. */
+struct jw;
+typedef void (*log_fields_fn)(struct jw *w, const void *ctx);
+void log_event_with(enum log_level level, const char *event, log_fields_fn fill,
+                    const void *ctx);
+
 /* Emit {"ts", "level", "event", "msg"}. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...) PRINTF(3, 4);
 
