@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/limits.h"
+#include "common/jsonx.h"
 #include "render/internal.h"
 
 static size_t mark_hash(const json_t *node, size_t cap)
@@ -85,107 +85,62 @@ void doc_release(struct doc *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* Depth of a jansson tree, stopping early once past `limit`. */
-static size_t tree_depth(const json_t *v, size_t limit, size_t *nodes)
+/* Mark a mapping member's key under the stored key's address (doc_key_node), so errors about
+ * the key itself (an unknown field) carry its line and column. */
+static int mark_key(struct doc *d, json_t *obj, const struct dpair *p)
 {
-    (*nodes)++;
-    if (limit == 0) {
-        return 1;
+    if (!p->line) {
+        return 0; /* JSON: no positions */
     }
-    size_t best = 0;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)(uintptr_t)v, k, m)
-        {
-            size_t d = tree_depth(m, limit - 1, nodes);
-            best = d > best ? d : best;
+    const char *stored = json_object_iter_key(json_object_iter_at(obj, p->key));
+    return stored ? doc_mark_add(d, doc_key_node(stored), p->line, p->column, false) : 0;
+}
+
+static json_t *seq_from_dom(const struct dnode *n, struct doc *d)
+{
+    json_t *v = json_array();
+    for (size_t i = 0; v && i < n->len; i++) {
+        json_t *item = doc_from_dom(n->u.items[i], d);
+        if (!item || json_array_append_new(v, item)) {
+            json_decref(v);
+            v = NULL;
         }
-        return best + 1;
     }
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            size_t d = tree_depth(json_array_get(v, i), limit - 1, nodes);
-            best = d > best ? d : best;
+    return v;
+}
+
+static json_t *map_from_dom(const struct dnode *n, struct doc *d)
+{
+    json_t *v = json_object();
+    for (size_t i = 0; v && i < n->len; i++) {
+        const struct dpair *p = &n->u.pairs[i];
+        json_t *item = doc_from_dom(p->val, d);
+        if (!item || json_object_setn_new_nocheck(v, p->key, p->klen, item) ||
+            mark_key(d, v, p)) {
+            json_decref(v);
+            v = NULL;
         }
-        return best + 1;
     }
-    return 0;
+    return v;
 }
 
-/* jansson sometimes reports an allocation failure as a syntax error ("string or '}'
- * expected"). A genuine syntax error repeats identically on a second parse; only bad input
- * pays for that second parse. */
-static bool json_error_is_real(const char *buf, size_t len, const json_error_t *first)
+json_t *doc_from_dom(const struct dnode *n, struct doc *d)
 {
-    if (json_error_code(first) == json_error_out_of_memory || first->text[0] == '\0') {
-        return false;
+    json_t *v = NULL;
+    switch ((enum dkind)n->kind) {
+    case DN_NULL: v = json_null(); break;
+    case DN_TRUE: v = json_true(); break;
+    case DN_FALSE: v = json_false(); break;
+    case DN_INT: v = json_integer(n->u.i); break;
+    case DN_U64: v = jsonx_u64_new(n->u.u); break;
+    case DN_REAL: v = json_real(n->u.d); break;
+    case DN_STR: v = json_stringn_nocheck(n->u.str, n->len); break;
+    case DN_SEQ: v = seq_from_dom(n, d); break;
+    case DN_MAP: v = map_from_dom(n, d); break;
     }
-    json_error_t again;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &again);
-    if (root) {
-        json_decref(root);
-        return false;
+    if (v && n->line && doc_mark_add(d, v, n->line, n->column, n->plain)) {
+        json_decref(v);
+        v = NULL;
     }
-    return strcmp(again.text, first->text) == 0 && again.position == first->position;
-}
-
-static int doc_parse_json(const char *buf, size_t len, struct doc *out, struct err *err)
-{
-    json_error_t je;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        if (!json_error_is_real(buf, len, &je)) {
-            return err_nomem(err);
-        }
-        char where[64];
-        snprintf(where, sizeof(where), "line %d, column %d", je.line, je.column);
-        return err_set(err, ERR_SPEC_SYNTAX, where, "JSON syntax error: %s", je.text);
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return err_set(err, ERR_SPEC_SYNTAX, "", "the document must be a JSON object");
-    }
-    size_t nodes = 0;
-    size_t depth = tree_depth(root, LIMIT_SPEC_DEPTH + 1, &nodes);
-    if (depth > LIMIT_SPEC_DEPTH) {
-        json_decref(root);
-        return err_set(err, ERR_SPEC_SYNTAX, "", "the document nests deeper than %d levels",
-                       LIMIT_SPEC_DEPTH);
-    }
-    if (nodes > LIMIT_SPEC_NODES) {
-        json_decref(root);
-        return err_set(err, ERR_TOO_LARGE, "", "the document has more than %d values",
-                       LIMIT_SPEC_NODES);
-    }
-    memset(out, 0, sizeof(*out));
-    out->root = root;
-    out->format = DOC_JSON;
-    return 0;
-}
-
-static int sniff_format(const char *buf, size_t len)
-{
-    size_t i = 0;
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
-        i = 3; /* UTF-8 byte order mark */
-    }
-    while (i < len && strchr(" \t\r\n", buf[i]) && buf[i]) {
-        i++;
-    }
-    return (i < len && (buf[i] == '{' || buf[i] == '[')) ? DOC_JSON : DOC_YAML;
-}
-
-int doc_parse(const char *buf, size_t len, int fmt, struct doc *out, struct err *err)
-{
-    if (len == 0 || !buf) {
-        return err_set(err, ERR_SPEC_SYNTAX, "", "the document is empty");
-    }
-    if (fmt != DOC_JSON && fmt != DOC_YAML) {
-        fmt = sniff_format(buf, len);
-    }
-    if (fmt == DOC_JSON) {
-        return doc_parse_json(buf, len, out, err);
-    }
-    return doc_parse_yaml(buf, len, out, err);
+    return v;
 }

@@ -2,7 +2,8 @@
 #define OCIRENDER_RENDER_DOC_H
 
 /*
- * A parsed input document before schema normalization.
+ * A parsed input document as a jansson tree, for the jansson schema walk (render/schema.c).
+ * Parsing itself is render/dom.c and render/dom_yaml.c; doc_from_dom() converts the result.
  *
  * JSON documents are plain jansson trees. YAML documents are jansson trees in which every
  * scalar is a JSON string; a side table remembers, per node, its line and column and whether
@@ -18,6 +19,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "render/dom.h"
 
 enum doc_format { DOC_JSON = 1, DOC_YAML = 2 };
 
@@ -40,9 +42,10 @@ struct doc {
     struct doc_marks marks; /* empty for JSON */
 };
 
-/* Parse one document. `fmt` 0 sniffs: '{' or '[' first means JSON, anything else YAML.
- * Syntax problems are ERR_SPEC_SYNTAX with "line L, column C" as the path. */
-int doc_parse(const char *buf, size_t len, int fmt, struct doc *out, struct err *err);
+/* A jansson copy of a parsed arena document (render/dom.h parses both formats), with its
+ * YAML positions and plainness recorded in `d->marks` for the jansson schema walk. `d->root`
+ * is left to the caller. NULL on OOM. */
+json_t *doc_from_dom(const struct dnode *n, struct doc *d);
 void doc_release(struct doc *d);
 
 /* Mapping keys of YAML documents are marked too, under the address of the key string inside
@@ -56,8 +59,5 @@ static inline const json_t *doc_key_node(const char *key)
 /* NULL when the node has no mark (JSON, or built by us). */
 const struct doc_mark *doc_mark_get(const struct doc *d, const json_t *node);
 bool doc_is_plain(const struct doc *d, const json_t *node);
-
-/* YAML loader proper (yaml_load.c); exposed for tests. */
-int doc_parse_yaml(const char *buf, size_t len, struct doc *out, struct err *err);
 
 #endif

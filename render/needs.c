@@ -5,6 +5,9 @@
 #include "common/strutil.h"
 #include "render/cdi.h"
 #include "render/ctx.h"
+#include "render/doc.h"
+#include "render/dom.h"
+#include "render/internal.h"
 
 static int add_unique(json_t *list, const char *s)
 {
@@ -108,16 +111,30 @@ fail:
     return NULL;
 }
 
+/* Big enough for any document the node loads (facts, CDI specs, image configs); the
+ * parsers' own limits (LIMIT_SPEC_NODES, LIMIT_SPEC_DEPTH) bound it well before. */
+#define LOAD_ARENA_LIMIT (256u << 20)
+
 json_t *render_load_document(const char *buf, size_t len, enum render_format fmt, struct err *err)
 {
-    struct doc doc;
-    int dfmt = fmt == RENDER_FMT_JSON ? DOC_JSON : fmt == RENDER_FMT_YAML ? DOC_YAML : 0;
-    if (doc_parse(buf, len, dfmt, &doc, err)) {
-        return NULL;
+    struct arena a;
+    arena_init(&a, LOAD_ARENA_LIMIT);
+    int dfmt = fmt == RENDER_FMT_JSON ? DOM_JSON : fmt == RENDER_FMT_YAML ? DOM_YAML : 0;
+    json_t *out = NULL;
+    int parsed_as = 0;
+    const struct dnode *root = dom_parse(&a, buf, len, dfmt, &parsed_as, err);
+    if (root) {
+        struct doc doc = {.format = parsed_as == DOM_YAML ? DOC_YAML : DOC_JSON};
+        doc.root = doc_from_dom(root, &doc);
+        if (doc.root) {
+            struct walk w;
+            walk_init(&w, &doc, err, "");
+            out = walk_norm(&w, &st_any, doc.root);
+        } else {
+            err_nomem(err);
+        }
+        doc_release(&doc);
     }
-    struct walk w;
-    walk_init(&w, &doc, err, "");
-    json_t *out = walk_norm(&w, &st_any, doc.root);
-    doc_release(&doc);
+    arena_release(&a);
     return out;
 }

@@ -91,54 +91,13 @@ static const struct mtype mt_host_rootfs = {.kind = MK_OBJECT, .what = "a rootfs
 
 /* ---- CDI entries: normalized by the CDI schema of render/cdi.c, as jansson documents ---- */
 
-/* A jansson copy of an arena node, with the YAML positions the CDI walk reports. */
-static json_t *to_json(const struct dnode *n, struct doc *doc)
-{
-    json_t *v = NULL;
-    switch ((enum dkind)n->kind) {
-    case DN_NULL: v = json_null(); break;
-    case DN_TRUE: v = json_true(); break;
-    case DN_FALSE: v = json_false(); break;
-    case DN_INT: v = json_integer(n->u.i); break;
-    case DN_U64: v = NULL; break;
-    case DN_REAL: v = json_real(n->u.d); break;
-    case DN_STR: v = json_stringn_nocheck(n->u.str, n->len); break;
-    case DN_SEQ:
-        v = json_array();
-        for (size_t i = 0; v && i < n->len; i++) {
-            json_t *item = to_json(n->u.items[i], doc);
-            if (!item || json_array_append_new(v, item)) {
-                json_decref(v);
-                v = NULL;
-            }
-        }
-        break;
-    case DN_MAP:
-        v = json_object();
-        for (size_t i = 0; v && i < n->len; i++) {
-            json_t *item = to_json(n->u.pairs[i].val, doc);
-            if (!item || json_object_setn_new_nocheck(v, n->u.pairs[i].key, n->u.pairs[i].klen,
-                                                      item)) {
-                json_decref(v);
-                v = NULL;
-            }
-        }
-        break;
-    }
-    if (v && n->line && doc_mark_add(doc, v, n->line, n->column, n->plain)) {
-        json_decref(v);
-        v = NULL;
-    }
-    return v;
-}
-
 /* Check `in` with a jansson schema of another file (the CDI and seccomp documents), keeping
  * the YAML positions for its messages; the normalized document goes to `dst`. */
 static int fill_with_json_schema(struct mwalk *w, const struct stype *schema,
                                  const struct dnode *in, json_t **dst)
 {
     struct doc doc = {.format = in->line ? DOC_YAML : DOC_JSON};
-    doc.root = to_json(in, &doc);
+    doc.root = doc_from_dom(in, &doc);
     if (!doc.root) {
         doc_release(&doc);
         return mwalk_oom(w);

@@ -5,7 +5,11 @@
 
 #include "common/jsonx.h"
 #include "common/param.h"
+#include "common/limits.h"
+#include "common/sbuf.h"
 #include "render/doc.h"
+#include "render/dom.h"
+#include "render/render.h"
 #include "render/internal.h"
 #include "render/spec.h"
 #include "tests/unit/rtest.h"
@@ -44,19 +48,135 @@ static void core_schema_scalars(void)
 static void yaml_loader_marks_and_plainness(void)
 {
     const char *text = "a: 1\nb: '1'\nc:\n  - x\n  - \"y\"\n";
-    struct doc d;
+    struct arena a;
+    arena_init(&a, 1u << 20);
     struct err err;
     err_init(&err);
-    CHECK_INT(doc_parse(text, strlen(text), 0, &d, &err), 0);
-    const json_t *a = json_object_get(d.root, "a");
-    const json_t *b = json_object_get(d.root, "b");
-    CHECK(doc_is_plain(&d, a));
-    CHECK(!doc_is_plain(&d, b));
+    const struct dnode *root = dom_parse(&a, text, strlen(text), 0, NULL, &err);
+    CHECK(root != NULL);
+    struct doc d = {.format = DOC_YAML};
+    d.root = root ? doc_from_dom(root, &d) : NULL;
+    CHECK(d.root != NULL);
+    const json_t *av = json_object_get(d.root, "a");
+    const json_t *bv = json_object_get(d.root, "b");
+    CHECK(doc_is_plain(&d, av));
+    CHECK(!doc_is_plain(&d, bv));
     const struct doc_mark *m = doc_mark_get(&d, json_array_get(json_object_get(d.root, "c"), 1));
     CHECK(m != NULL);
     CHECK_INT(m ? m->line : 0, 5);
     CHECK_INT(m ? m->column : 0, 5);
+    /* keys are marked at their own position */
+    const char *key = json_object_iter_key(json_object_iter_at(d.root, "c"));
+    const struct doc_mark *km = key ? doc_mark_get(&d, doc_key_node(key)) : NULL;
+    CHECK(km != NULL);
+    CHECK_INT(km ? km->line : 0, 3);
+    CHECK_INT(km ? km->column : 0, 1);
     doc_release(&d);
+    arena_release(&a);
+}
+
+/* render_load_document: YAML plain scalars take their core-schema types, quoted or tagged
+ * !!str ones stay strings, JSON keeps its own types. */
+static void loaded_documents_type_plain_scalars(void)
+{
+    const char *text = "i: 8080\nq: '8080'\nt: !!str 8080\nb: true\nno: no\nn: ~\nf: 1.5\n"
+                       "hex: 0x10\ninf: .inf\nbig: 18446744073709551616\n"
+                       "l: [1, x, null]\nm: {k: false}\n";
+    struct err err;
+    err_init(&err);
+    json_t *v = render_load_document(text, strlen(text), RENDER_FMT_AUTO, &err);
+    CHECK(v != NULL);
+    CHECK_INT(json_integer_value(json_object_get(v, "i")), 8080);
+    CHECK(json_is_integer(json_object_get(v, "i")));
+    CHECK_STR(json_string_value(json_object_get(v, "q")), "8080");
+    CHECK_STR(json_string_value(json_object_get(v, "t")), "8080");
+    CHECK(json_is_true(json_object_get(v, "b")));
+    CHECK_STR(json_string_value(json_object_get(v, "no")), "no");
+    CHECK(json_is_null(json_object_get(v, "n")));
+    CHECK(json_is_real(json_object_get(v, "f")));
+    CHECK_INT(json_integer_value(json_object_get(v, "hex")), 16);
+    CHECK_STR(json_string_value(json_object_get(v, "inf")), ".inf");
+    /* out of the int64 range: kept as the text, never wrapped or rounded */
+    CHECK_STR(json_string_value(json_object_get(v, "big")), "18446744073709551616");
+    const json_t *l = json_object_get(v, "l");
+    CHECK(json_is_integer(json_array_get(l, 0)));
+    CHECK_STR(json_string_value(json_array_get(l, 1)), "x");
+    CHECK(json_is_null(json_array_get(l, 2)));
+    CHECK(json_is_false(json_object_get(json_object_get(v, "m"), "k")));
+    json_decref(v);
+    const char *js = "{\"i\": 1, \"s\": \"1\", \"r\": 2.5, \"a\": [true, null]}";
+    v = render_load_document(js, strlen(js), RENDER_FMT_AUTO, &err);
+    CHECK(v != NULL);
+    CHECK(json_is_integer(json_object_get(v, "i")));
+    CHECK_STR(json_string_value(json_object_get(v, "s")), "1");
+    CHECK(json_is_real(json_object_get(v, "r")));
+    CHECK(json_is_true(json_array_get(json_object_get(v, "a"), 0)));
+    json_decref(v);
+}
+
+static void check_load_fails(const char *text, size_t len, enum err_code code, const char *path,
+                             const char *msg_part)
+{
+    struct err err;
+    err_init(&err);
+    json_t *v = render_load_document(text, len, RENDER_FMT_AUTO, &err);
+    CHECK(v == NULL);
+    json_decref(v);
+    CHECK_INT(err.code, code);
+    CHECK_STR(err_path(&err), path);
+    if (!strstr(err_message(&err), msg_part)) {
+        fprintf(stderr, "  '%s' lacks '%s'\n", err_message(&err), msg_part);
+        CHECK(false);
+    }
+}
+
+/* The loader's safety rules, each with the line and column of the offending node. */
+static void loaded_documents_refuse_unsafe_yaml(void)
+{
+    static const struct {
+        const char *text, *path, *part;
+    } cases[] = {
+        {"a: &x 1\nb: *x\n", "line 1, column 4", "anchors (&x)"},
+        {"a: *x\n", "line 1, column 4", "aliases (*x)"},
+        {"a: !custom 1\n", "line 1, column 4", "tag '!custom'"},
+        {"a: 1\nb: 2\na: 3\n", "line 3, column 1", "duplicate key 'a'"},
+        {"<<: {a: 1}\n", "line 1, column 1", "merge keys"},
+        {"? [a]\n: b\n", "line 1, column 3", "mapping keys must be scalars"},
+        {"a: \"x\\0y\"\n", "line 1, column 4", "NUL characters"},
+        {"a: b\xff\n", "line 1, column 5", "YAML syntax error"},
+        {"- 1\n", "line 1, column 1", "must be a mapping"},
+        {"---\na: 1\n---\nb: 2\n", "line 3, column 1", "only one YAML document"},
+        {"{\"a\": 1, \"a\": 2}", "line 1, column 12", "JSON syntax error"},
+        {"[1]", "", "must be a JSON object"},
+        {"", "", "empty"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_load_fails(cases[i].text, strlen(cases[i].text), ERR_SPEC_SYNTAX, cases[i].path,
+                         cases[i].part);
+    }
+    /* nesting: 64 levels load, 65 do not */
+    struct sbuf b;
+    for (int levels = LIMIT_SPEC_DEPTH; levels <= LIMIT_SPEC_DEPTH + 1; levels++) {
+        sbuf_init(&b, 1u << 16);
+        for (int i = 0; i < levels; i++) {
+            CHECK_INT(sbuf_add(&b, "{a: "), 0);
+        }
+        CHECK_INT(sbuf_add(&b, "1"), 0);
+        for (int i = 0; i < levels; i++) {
+            CHECK_INT(sbuf_add(&b, "}"), 0);
+        }
+        struct err err;
+        err_init(&err);
+        json_t *v = render_load_document(sbuf_str(&b), sbuf_len(&b), RENDER_FMT_YAML, &err);
+        if (levels == LIMIT_SPEC_DEPTH) {
+            CHECK(v != NULL);
+        } else {
+            CHECK(v == NULL);
+            CHECK(strstr(err_message(&err), "nests deeper") != NULL);
+        }
+        json_decref(v);
+        sbuf_free(&b);
+    }
 }
 
 static void yaml_plain_scalars_take_field_types(void)
@@ -710,6 +830,7 @@ static void fact_needs(void)
 }
 
 RT_MAIN(TEST(core_schema_scalars), TEST(yaml_loader_marks_and_plainness),
+       TEST(loaded_documents_type_plain_scalars), TEST(loaded_documents_refuse_unsafe_yaml),
         TEST(yaml_plain_scalars_take_field_types), TEST(schema_reports_every_problem_with_paths),
         TEST(unknown_keys_name_the_nearest_field),
         TEST(deployment_rules), TEST(image_references), TEST(network_mode_forms),
