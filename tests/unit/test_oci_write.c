@@ -3,7 +3,6 @@
  * is written again byte for byte. This pins the writer's member order, optional members and
  * number forms to the bytes (and so the digests and ETags) the goldens hold.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "common/jsonx.h"
 #include "render/oci.h"
 #include "tests/harness.h"
+#include "tests/unit/goldens.h"
 
 struct loader {
     struct arena *a;
@@ -232,56 +232,38 @@ static bool load_config(struct arena *a, const json_t *c, struct oci_config *out
     return l.ok;
 }
 
+/* Read back into the typed config and written again: the very same bytes. */
+static void write_again(const char *name, const char *text, size_t len, const json_t *doc,
+                        void *ctx)
+{
+    (void)ctx;
+    struct arena a;
+    arena_init(&a, 1u << 24);
+    struct oci_config c;
+    CHECK(load_config(&a, doc, &c));
+    struct sbuf b;
+    sbuf_init(&b, 1u << 24);
+    struct jw w;
+    jw_init(&w, &b, false, 0);
+    oci_write_config(&w, &c);
+    CHECK_INT(jw_finish(&w), 0);
+    if (sbuf_len(&b) != len || memcmp(sbuf_str(&b), text, len) != 0) {
+        size_t at = 0;
+        while (at < len && at < sbuf_len(&b) && sbuf_str(&b)[at] == text[at]) {
+            at++;
+        }
+        fprintf(stderr, "%s: written config differs at byte %zu: ...%.60s\n", name, at,
+                sbuf_str(&b) + (at > 20 ? at - 20 : 0));
+        CHECK(false);
+    }
+    json_decref((json_t *)(uintptr_t)c.linux_.extra);
+    sbuf_free(&b);
+    arena_release(&a);
+}
+
 static void every_golden_config_is_written_again_byte_for_byte(void)
 {
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/tests/render/cases", OCIRENDER_SOURCE_DIR);
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    int seen = 0;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.') {
-            continue;
-        }
-        char path[4600];
-        snprintf(path, sizeof(path), "%s/%s/expected.json", dir, e->d_name);
-        size_t len;
-        char *text = harness_slurp(path, &len);
-        if (!text) {
-            continue;
-        }
-        json_error_t je;
-        json_t *v = jsonx_loadb(text, len, &je);
-        struct arena a;
-        arena_init(&a, 1u << 24);
-        struct oci_config c;
-        CHECK(v && load_config(&a, v, &c));
-        struct sbuf b;
-        sbuf_init(&b, 1u << 24);
-        struct jw w;
-        jw_init(&w, &b, false, 0);
-        oci_write_config(&w, &c);
-        CHECK_INT(jw_finish(&w), 0);
-        if (sbuf_len(&b) != len || memcmp(sbuf_str(&b), text, len) != 0) {
-            size_t at = 0;
-            while (at < len && at < sbuf_len(&b) && sbuf_str(&b)[at] == text[at]) {
-                at++;
-            }
-            fprintf(stderr, "%s: written config differs at byte %zu: ...%.60s\n", e->d_name, at,
-                    sbuf_str(&b) + (at > 20 ? at - 20 : 0));
-            CHECK(false);
-        }
-        seen++;
-        json_decref((json_t *)(uintptr_t)c.linux_.extra);
-        sbuf_free(&b);
-        arena_release(&a);
-        json_decref(v);
-        free(text);
-    }
-    if (d) {
-        closedir(d);
-    }
-    CHECK(seen >= 10);
+    CHECK(goldens_each(write_again, NULL) >= 10);
 }
 
 HARNESS_MAIN(TEST(every_golden_config_is_written_again_byte_for_byte))
