@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/strutil.h"
 #include "render/internal.h"
+#include "render/suggest.h"
 
 #define MAX_FIELDS 128      /* fields of one mapping type */
 #define MAX_SCRATCH 64      /* storage of a checked-but-not-stored value */
@@ -99,46 +99,23 @@ void mwalk_pop(struct mwalk *w, size_t saved)
     w->path[saved] = '\0';
 }
 
-/* Room an issue keeps for " (line L, column C)" after its message. */
-#define MARK_ROOM 40
-
-/* Shorten `s` to at most `max` bytes at a word boundary, ending in "...", so a message that does
- * not fit is never cut mid-word. */
-static void fit_words(char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max || max < 8) {
-        return;
-    }
-    size_t cut = max - 3;
-    while (cut > 0 && s[cut] != ' ') {
-        cut--;
-    }
-    if (cut == 0) {
-        cut = max - 3;
-    }
-    while (cut > 0 && (s[cut - 1] == ',' || s[cut - 1] == ' ')) {
-        cut--;
-    }
-    memcpy(s + cut, "...", 4);
-}
-
 static int mwalk_verror(struct mwalk *w, enum err_code code, const struct dnode *at,
                         const char *fmt, va_list ap) PRINTF(4, 0);
 
 static int mwalk_verror(struct mwalk *w, enum err_code code, const struct dnode *at,
                         const char *fmt, va_list ap)
 {
-    char msg[ERR_MSG_MAX + 64];
+    char msg[SUGGEST_MSG_SIZE];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     const struct dnode *mk = at ? at : w->current;
     w->failed = true;
     if (mk && mk->line) {
-        fit_words(msg, ERR_MSG_MAX - 1 - MARK_ROOM); /* the line and column always stay */
+        /* the line and column always stay */
+        suggest_fit_words(msg, ERR_MSG_MAX - 1 - SUGGEST_MARK_ROOM);
         return err_set(w->err, code, w->path, "%s (line %u, column %u)", msg, mk->line,
                        mk->column);
     }
-    fit_words(msg, ERR_MSG_MAX - 1);
+    suggest_fit_words(msg, ERR_MSG_MAX - 1);
     return err_set(w->err, code, w->path, "%s", msg);
 }
 
@@ -296,80 +273,13 @@ static int fill_float(struct mwalk *w, const struct mtype *t, const struct dnode
     return 0;
 }
 
-/*
- * `a`, `b`, `c` into buf, whole words only: when the list does not fit, as many as fit followed
- * by "and N more", so the list is never cut mid-word.
- */
-static void join_words(char *buf, size_t size, const char *const *words)
-{
-    size_t total = 0, n = 0;
-    while (words[total]) {
-        total++;
-    }
-    buf[0] = '\0';
-    for (size_t i = 0; i < total; i++) {
-        char more[32] = "";
-        if (i + 1 < total) { /* keep room to say how many are left out after this one */
-            snprintf(more, sizeof(more), ", and %zu more", total - i - 1);
-        }
-        size_t need = (i ? 2 : 0) + strlen(words[i]) + 2;
-        if (n + need + strlen(more) >= size) {
-            snprintf(buf + n, size - n, "%sand %zu more", i ? ", " : "", total - i);
-            return;
-        }
-        n += (size_t)snprintf(buf + n, size - n, "%s`%s`", i ? ", " : "", words[i]);
-    }
-}
-
-/*
- * The word closest to `word` when it is a likely typo of it: at most one edit for words of up
- * to three characters, two for longer ones, and fewer edits than the candidate has characters.
- * The first of equally close candidates wins; NULL when none is close.
- */
-static const char *nearest_word(const char *word, const char *const *candidates)
-{
-    size_t limit = strlen(word) <= 3 ? 1 : 2;
-    const char *best = NULL;
-    size_t best_d = limit + 1;
-    for (size_t i = 0; candidates[i]; i++) {
-        size_t d = str_edit_distance(word, candidates[i], limit);
-        if (d < best_d && d < strlen(candidates[i])) {
-            best = candidates[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
-
-/*
- * "unknown field `platfor`, did you mean `platform`?" when one valid word is close, else
- * "unknown field `x`, expected one of `a`, `b`, ..." listing what fits; sized so the whole
- * message, line and column included, fits in an issue. `listed` are the words to show,
- * `candidates` those to suggest from (listed words plus aliases).
- */
 static int unknown_word_error(struct mwalk *w, const struct dnode *at, const char *what,
                               const char *word, const char *const *listed,
                               const char *const *candidates)
 {
-    char shown[80];
-    if (strlen(word) < sizeof(shown) - 4) {
-        snprintf(shown, sizeof(shown), "%s", word);
-    } else {
-        snprintf(shown, sizeof(shown), "%.*s...", (int)sizeof(shown) - 4, word);
-    }
-    const char *near = nearest_word(word, candidates);
-    if (near) {
-        return mwalk_error(w, at, "unknown %s `%s`, did you mean `%s`?", what, shown, near);
-    }
-    if (!listed[0]) {
-        return mwalk_error(w, at, "unknown %s `%s`", what, shown);
-    }
-    char head[160];
-    snprintf(head, sizeof(head), "unknown %s `%s`, expected one of ", what, shown);
-    char list[ERR_MSG_MAX];
-    size_t room = ERR_MSG_MAX - 1 - MARK_ROOM - strlen(head);
-    join_words(list, room < sizeof(list) ? room + 1 : sizeof(list), listed);
-    return mwalk_error(w, at, "%s%s", head, list);
+    char msg[SUGGEST_MSG_SIZE];
+    suggest_unknown_word(msg, sizeof(msg), what, word, listed, candidates);
+    return mwalk_error(w, at, "%s", msg);
 }
 
 static int fill_enum(struct mwalk *w, const struct mtype *t, const struct dnode *in,
