@@ -89,10 +89,7 @@ static void remove_mount(struct rctx *c, const char *dest)
     if (at < 0) {
         return;
     }
-    struct oci_mounts *ms = &c->cfg->mounts;
-    size_t i = (size_t)at;
-    memmove(&ms->v[i], &ms->v[i + 1], (ms->n - i - 1) * sizeof(ms->v[0]));
-    ms->n--;
+    oci_mounts_remove(&c->cfg->mounts, (size_t)at);
 }
 
 /* Anonymous volume key: "_anon_" + target without leading '/', other '/' as '_'. */

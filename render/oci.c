@@ -53,6 +53,12 @@ struct oci_mount *oci_mounts_push(struct arena *a, struct oci_mounts *list)
     return m;
 }
 
+void oci_mounts_remove(struct oci_mounts *list, size_t i)
+{
+    memmove(&list->v[i], &list->v[i + 1], (list->n - i - 1) * sizeof(list->v[0]));
+    list->n--;
+}
+
 struct oci_device *oci_devices_push(struct arena *a, struct oci_devices *list)
 {
     void *v = list->v;

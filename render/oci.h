@@ -40,6 +40,8 @@ struct oci_mounts {
     struct oci_mount *v;
 };
 struct oci_mount *oci_mounts_push(struct arena *a, struct oci_mounts *list) WARN_UNUSED;
+/* Remove item `i`; the others keep their order. */
+void oci_mounts_remove(struct oci_mounts *list, size_t i);
 
 struct oci_rlimit {
     const char *type;

@@ -91,13 +91,6 @@ static int secrets_mount(struct rctx *c)
     return 0;
 }
 
-/* Remove mounts[i]; the others keep their order. */
-static void mounts_remove(struct oci_mounts *mounts, size_t i)
-{
-    memmove(&mounts->v[i], &mounts->v[i + 1], (mounts->n - i - 1) * sizeof(mounts->v[0]));
-    mounts->n--;
-}
-
 int render_secret_files(struct rctx *c)
 {
     if (json_object_size(c->secret_files) == 0) {
@@ -121,7 +114,7 @@ int render_secret_files(struct rctx *c)
                           "directory (env keys ending in _FILE with a $S: value)")) {
                 return -1;
             }
-            mounts_remove(mounts, i);
+            oci_mounts_remove(mounts, i);
         }
     }
     /* The directory is bound last, after every mount of the spec and of CDI. */
