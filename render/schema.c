@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "render/internal.h"
+#include "render/spec_path.h"
 #include "render/suggest.h"
 
 void walk_init(struct walk *w, const struct doc *doc, struct err *err, const char *root_path)
@@ -20,75 +21,31 @@ void walk_init(struct walk *w, const struct doc *doc, struct err *err, const cha
     memset(w, 0, sizeof(*w));
     w->doc = doc;
     w->err = err;
-    snprintf(w->path, sizeof(w->path), "%s", root_path ? root_path : "");
-    w->plen = strlen(w->path);
-}
-
-static bool needs_quoting(const char *key)
-{
-    if (!*key) {
-        return true;
-    }
-    for (const char *p = key; *p; p++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-        if (!ok) {
-            return true;
-        }
-    }
-    return false;
+    spec_path_set(w->path, sizeof(w->path), &w->plen, root_path);
 }
 
 void path_key_segment(char *buf, size_t size, const char *key)
 {
-    if (needs_quoting(key)) {
+    if (spec_path_key_needs_quoting(key)) {
         snprintf(buf, size, "[\"%s\"]", key);
     } else {
         snprintf(buf, size, ".%s", key);
     }
 }
 
-/* Append text to the path, truncating at the buffer's end (paths only appear in errors). */
-static void path_append(struct walk *w, const char *text, size_t n)
-{
-    size_t room = sizeof(w->path) - 1 - w->plen;
-    n = n < room ? n : room;
-    memcpy(w->path + w->plen, text, n);
-    w->plen += n;
-    w->path[w->plen] = '\0';
-}
-
-/* Runs for every field of every document, so it avoids snprintf. */
 size_t walk_push_key(struct walk *w, const char *key)
 {
-    size_t saved = w->plen;
-    size_t klen = strlen(key);
-    if (needs_quoting(key)) {
-        path_append(w, "[\"", 2);
-        path_append(w, key, klen);
-        path_append(w, "\"]", 2);
-    } else {
-        if (w->plen > 0) {
-            path_append(w, ".", 1);
-        }
-        path_append(w, key, klen);
-    }
-    return saved;
+    return spec_path_push_key(w->path, sizeof(w->path), &w->plen, key);
 }
 
 size_t walk_push_index(struct walk *w, size_t i)
 {
-    size_t saved = w->plen;
-    snprintf(w->path + w->plen, sizeof(w->path) - w->plen, "[%zu]", i);
-    w->plen = strlen(w->path);
-    return saved;
+    return spec_path_push_index(w->path, sizeof(w->path), &w->plen, i);
 }
 
 void walk_pop(struct walk *w, size_t saved)
 {
-    w->plen = saved;
-    w->path[saved] = '\0';
+    spec_path_pop(w->path, &w->plen, saved);
 }
 
 static int walk_verror(struct walk *w, enum err_code code, const json_t *node, const char *fmt,

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "render/internal.h"
+#include "render/spec_path.h"
 #include "render/suggest.h"
 
 #define MAX_FIELDS 128      /* fields of one mapping type */
@@ -28,75 +29,22 @@ void mwalk_init(struct mwalk *w, struct arena *a, struct err *err, const char *r
     memset(w, 0, sizeof(*w));
     w->arena = a;
     w->err = err;
-    snprintf(w->path, sizeof(w->path), "%s", root_path ? root_path : "");
-    w->plen = strlen(w->path);
+    spec_path_set(w->path, sizeof(w->path), &w->plen, root_path);
 }
 
-static bool key_needs_quoting(const char *key)
-{
-    if (!*key) {
-        return true;
-    }
-    for (const char *p = key; *p; p++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-        if (!ok) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Append text to the path, truncating at the buffer's end (paths only appear in errors). */
-static void path_append(struct mwalk *w, const char *text, size_t n)
-{
-    size_t room = sizeof(w->path) - 1 - w->plen;
-    n = n < room ? n : room;
-    memcpy(w->path + w->plen, text, n);
-    w->plen += n;
-    w->path[w->plen] = '\0';
-}
-
-/* Runs for every field of every document, so it avoids snprintf. */
 size_t mwalk_push_key(struct mwalk *w, const char *key)
 {
-    size_t saved = w->plen;
-    size_t klen = strlen(key);
-    if (key_needs_quoting(key)) {
-        path_append(w, "[\"", 2);
-        path_append(w, key, klen);
-        path_append(w, "\"]", 2);
-    } else {
-        if (w->plen > 0) {
-            path_append(w, ".", 1);
-        }
-        path_append(w, key, klen);
-    }
-    return saved;
+    return spec_path_push_key(w->path, sizeof(w->path), &w->plen, key);
 }
 
 size_t mwalk_push_index(struct mwalk *w, size_t i)
 {
-    size_t saved = w->plen;
-    char digits[24];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i);
-    path_append(w, "[", 1);
-    while (n) {
-        path_append(w, &digits[--n], 1);
-    }
-    path_append(w, "]", 1);
-    return saved;
+    return spec_path_push_index(w->path, sizeof(w->path), &w->plen, i);
 }
 
 void mwalk_pop(struct mwalk *w, size_t saved)
 {
-    w->plen = saved;
-    w->path[saved] = '\0';
+    spec_path_pop(w->path, &w->plen, saved);
 }
 
 static int mwalk_verror(struct mwalk *w, enum err_code code, const struct dnode *at,
