@@ -35,3 +35,23 @@ e2e_runc_run() {
     runc delete -f "$2" >/dev/null 2>&1
     return $e2e_rc
 }
+
+# e2e_validate LABEL FILE: FILE passes ../shared's validate-oci. Without it (a clone outside
+# the development machine), a notice once and no check. Expects SHARED and T.
+e2e_validate() {
+    if [ -z "${E2E_VALIDATE+set}" ]; then
+        E2E_VALIDATE=""
+        if [ -x "$SHARED/tools/validate-oci" ]; then
+            E2E_VALIDATE="$SHARED/tools/validate-oci"
+        else
+            echo "# NOTICE: $SHARED/tools/validate-oci not found: configs are not schema-checked"
+        fi
+    fi
+    [ -n "$E2E_VALIDATE" ] || return 0
+    if "$E2E_VALIDATE" --quiet "$2" > "$T/validate.txt" 2>&1; then
+        ok "$1: passes validate-oci"
+    else
+        not_ok "$1: passes validate-oci"
+        sed 's/^/#   /' "$T/validate.txt" | head -10
+    fi
+}

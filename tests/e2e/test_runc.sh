@@ -86,26 +86,13 @@ printf '{"e2e": {"db": "{\\"password\\": \\"file-secret\\"}"}}\n' > "$T/secrets.
 chmod 600 "$T/secrets.json"
 export OCR_E2E_NODE="node value"
 
-VALIDATE=""
-if [ -x "$SHARED/tools/validate-oci" ]; then
-    VALIDATE="$SHARED/tools/validate-oci"
-else
-    echo "# NOTICE: $SHARED/tools/validate-oci not found: configs are not schema-checked"
-fi
 
 # ---- running and checking one bundle ----
 SEQ=0
 # run_bundle PATH-NAME SERVICE BUNDLE: validate, run, check. Output in $T/out-PATH-SERVICE.
 run_bundle() {
     way=$1 svc=$2 bundle=$3 out="$T/out-$1-$2"
-    if [ -n "$VALIDATE" ]; then
-        if "$VALIDATE" --quiet "$bundle/config.json" > "$T/validate.txt" 2>&1; then
-            ok "$way/$svc: config.json passes validate-oci"
-        else
-            not_ok "$way/$svc: config.json passes validate-oci"
-            sed 's/^/#   /' "$T/validate.txt" | head -10
-        fi
-    fi
+    e2e_validate "$way/$svc: config.json" "$bundle/config.json"
     SEQ=$((SEQ + 1))
     id="ocr-e2e-$$-$SEQ"
     e2e_runc_run "$bundle" "$id" "$out" "$T/runc.err"

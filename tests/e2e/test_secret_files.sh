@@ -131,11 +131,7 @@ if pull; then ok "ocirender pull"; else
     not_ok "ocirender pull"
     sed 's/^/#   /' "$T/pull.err" | head -10
 fi
-if [ -x "$SHARED/tools/validate-oci" ]; then
-    check "config.json passes validate-oci" "$SHARED/tools/validate-oci" --quiet "$B/config.json"
-else
-    echo "# NOTICE: $SHARED/tools/validate-oci not found: the config is not schema-checked"
-fi
+e2e_validate "config.json" "$B/config.json"
 
 run_once "$ID-1" "$T/out1"
 expect "$T/out1" "IDS=1000:1000"

@@ -20,11 +20,10 @@ BIN="${OCIRENDER_BIN:?}"
 SRC="${OCIRENDER_SRC:?}"
 SHARED="${OCIRENDER_SHARED:-$SRC/../shared}"
 
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root to mknod a fake /dev/dxg"; exit 77; }
-command -v python3 >/dev/null 2>&1 || { echo "1..0 # SKIP python3 is needed"; exit 77; }
+. "$SRC/tests/e2e/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root to mknod a fake /dev/dxg"
+command -v python3 >/dev/null 2>&1 || skip "python3 is needed"
 
-N=0
-FAILED=0
 T=$(mktemp -d /tmp/ocr-wsl-XXXXXX)
 chmod 755 "$T"
 PIDS=""
@@ -37,20 +36,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-VALIDATE=""
-if [ -x "$SHARED/tools/validate-oci" ]; then VALIDATE="$SHARED/tools/validate-oci"; else
-    echo "# NOTICE: $SHARED/tools/validate-oci not found: skipping OCI schema validation"
-fi
-validate() {
-    [ -z "$VALIDATE" ] && return 0
-    if "$VALIDATE" --quiet "$2" > "$T/validate.txt" 2>&1; then ok "$1: passes validate-oci"; else
-        not_ok "$1: passes validate-oci"; sed 's/^/#   /' "$T/validate.txt" | head -10
-    fi
-}
 
 # ---- the fake WSL2 nodes ----
 # The dxg numbers: those of a real misc device (major 10, like dxg) that runc's default
@@ -119,7 +106,7 @@ config_ok() {
         "[ \"\$(json '$2' \"[m['destination'] for m in d['mounts'] if m['destination'].startswith('/usr/lib/wsl') and 'ro' in m['options'] and 'rbind' in m['options']]\")\" = \"['/usr/lib/wsl', '/usr/lib/wsl/lib', '/usr/lib/wsl/drivers']\" ]"
     check "$1: LD_LIBRARY_PATH prefixed" \
         "json '$2' \"d['process']['env']\" | grep -q 'LD_LIBRARY_PATH=/usr/lib/wsl/drivers:/usr/lib/wsl/lib:/opt/app/lib'"
-    validate "$1" "$2"
+    e2e_validate "$1" "$2"
 }
 "$BIN/ocirender" render --facts-from-host --host-root "$NODE" "$T/spec.yaml" > "$T/local.json" 2> "$T/err"
 check "render --facts-from-host --host-root: exit 0" "[ $? = 0 ]"
