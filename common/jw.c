@@ -1,6 +1,7 @@
 #include "common/jw.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,42 @@ static void put(struct jw *w, const char *s, size_t n)
     }
 }
 
+/* Where `n` more bytes (and the NUL) can be written in place, or NULL: then the caller takes
+ * the general path through put(), which grows the buffer or records the error. */
+static inline char *room(const struct jw *w, size_t n)
+{
+    const struct sbuf *b = w->b;
+    return !w->rc && n < b->cap - b->len ? b->buf + b->len : NULL;
+}
+
+static inline void wrote_up_to(struct jw *w, char *end)
+{
+    *end = '\0';
+    w->b->len = (size_t)(end - w->b->buf);
+}
+
+/* The most bytes separator_at() writes. */
+static inline size_t separator_room(const struct jw *w)
+{
+    return 2 + 2 * (size_t)w->depth;
+}
+
+/* Separator and indentation before a new member or element of the innermost container,
+ * written at p (which has separator_room() bytes); returns the end. */
+static inline char *separator_at(struct jw *w, char *p)
+{
+    if (w->has_members[w->depth]) {
+        *p++ = ',';
+    }
+    w->has_members[w->depth] = true;
+    if (!w->compact) {
+        *p++ = '\n';
+        memset(p, ' ', 2 * (size_t)w->depth);
+        p += 2 * (size_t)w->depth;
+    }
+    return p;
+}
+
 static void put_indent(struct jw *w, int depth)
 {
     static const char line[] = "\n                                                                "
@@ -46,9 +83,13 @@ static void put_indent(struct jw *w, int depth)
     }
 }
 
-/* Separator and indentation before a new member or element of the innermost container. */
 static void begin_member(struct jw *w)
 {
+    char *p = room(w, separator_room(w));
+    if (p) {
+        wrote_up_to(w, separator_at(w, p));
+        return;
+    }
     if (w->has_members[w->depth]) {
         put(w, ",", 1);
     }
@@ -63,10 +104,26 @@ static void begin_value(struct jw *w)
     }
 }
 
+/* A value's bytes after its separator (an array element's), in one room test when they fit. */
+static void put_value(struct jw *w, const char *s, size_t n)
+{
+    bool element = w->in_array[w->depth];
+    char *p = room(w, (element ? separator_room(w) : 0) + n);
+    if (!p) {
+        begin_value(w);
+        put(w, s, n);
+        return;
+    }
+    if (element) {
+        p = separator_at(w, p);
+    }
+    memcpy(p, s, n);
+    wrote_up_to(w, p + n);
+}
+
 static void open_container(struct jw *w, char c, bool array)
 {
-    begin_value(w);
-    put(w, &c, 1);
+    put_value(w, &c, 1);
     if (w->depth >= JW_MAX_DEPTH) {
         w->rc = w->rc ? w->rc : ERR_INTERNAL;
         return;
@@ -83,10 +140,21 @@ static void close_container(struct jw *w, char c)
     }
     bool members = w->has_members[w->depth];
     w->depth--;
-    if (members) {
-        put_indent(w, w->depth);
+    char *p = room(w, separator_room(w));
+    if (!p) {
+        if (members) {
+            put_indent(w, w->depth);
+        }
+        put(w, &c, 1);
+        return;
     }
-    put(w, &c, 1);
+    if (members && !w->compact) {
+        *p++ = '\n';
+        memset(p, ' ', 2 * (size_t)w->depth);
+        p += 2 * (size_t)w->depth;
+    }
+    *p++ = c;
+    wrote_up_to(w, p);
 }
 
 void jw_object_open(struct jw *w)
@@ -109,36 +177,34 @@ void jw_array_close(struct jw *w)
     close_container(w, ']');
 }
 
-static bool needs_escape(const char *s, size_t n)
+/* Bytes JSON must escape in a string: control characters (NUL among them), '"' and '\\'. */
+static const bool escaped[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+    [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+    [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* How many of the first n bytes of s need no escaping. */
+static size_t plain_span(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == '"' || c == '\\') {
-            return true;
-        }
+    size_t i = 0;
+    while (i < n && !escaped[(unsigned char)s[i]]) {
+        i++;
     }
-    return false;
+    return i;
 }
 
-static void put_string(struct jw *w, const char *s, size_t n)
+/* The general path: any string, any room. */
+static void put_string_escaped(struct jw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    struct sbuf *b = w->b;
-    /* Nearly every string is plain text that fits: quote and copy it in one step. */
-    if (!w->rc && n + 2 < b->cap - b->len && !needs_escape(s, n)) {
-        char *p = b->buf + b->len;
-        p[0] = '"';
-        memcpy(p + 1, s, n);
-        p[n + 1] = '"';
-        p[n + 2] = '\0';
-        b->len += n + 2;
-        return;
-    }
     put(w, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (!escaped[c]) {
             run++;
             continue;
         }
@@ -162,17 +228,54 @@ static void put_string(struct jw *w, const char *s, size_t n)
     put(w, "\"", 1);
 }
 
+/*
+ * A member's key or a value string, with what goes before it (the separator when `sep`) and
+ * after it (`tail`, ": " after a key): nearly every string is `plain` (needs no escaping)
+ * and fits, and is then written with one room test and one copy.
+ */
+static void put_string_piece(struct jw *w, bool sep, const char *s, size_t n, bool plain,
+                             const char *tail, size_t tail_len)
+{
+    char *p = plain ? room(w, (sep ? separator_room(w) : 0) + n + 2 + tail_len) : NULL;
+    if (p) {
+        if (sep) {
+            p = separator_at(w, p);
+        }
+        *p++ = '"';
+        memcpy(p, s, n);
+        p += n;
+        *p++ = '"';
+        memcpy(p, tail, tail_len);
+        wrote_up_to(w, p + tail_len);
+        return;
+    }
+    if (sep) {
+        begin_member(w);
+    }
+    put_string_escaped(w, s, n);
+    put(w, tail, tail_len);
+}
+
 void jw_keyn(struct jw *w, const char *key, size_t n)
 {
-    begin_member(w);
-    put_string(w, key, n);
-    put(w, ": ", w->compact ? 1 : 2);
+    put_string_piece(w, true, key, n, plain_span(key, n) == n, ": ", w->compact ? 1 : 2);
 }
 
 void jw_stringn(struct jw *w, const char *s, size_t n)
 {
-    begin_value(w);
-    put_string(w, s, n);
+    put_string_piece(w, w->in_array[w->depth], s, n, plain_span(s, n) == n, "", 0);
+}
+
+void jw_string(struct jw *w, const char *s)
+{
+    /* One pass finds both the length of a plain string (the table stops at its NUL) and
+     * whether it needs escaping. */
+    size_t n = plain_span(s, SIZE_MAX);
+    bool plain = !s[n];
+    if (!plain) {
+        n += strlen(s + n);
+    }
+    put_string_piece(w, w->in_array[w->depth], s, n, plain, "", 0);
 }
 
 /* Decimal digits of v, written backwards from the end of buf; returns the first digit. */
@@ -189,8 +292,7 @@ void jw_uint(struct jw *w, unsigned long long v)
 {
     char buf[24];
     char *p = digits_of(v, buf + sizeof(buf));
-    begin_value(w);
-    put(w, p, (size_t)(buf + sizeof(buf) - p));
+    put_value(w, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 void jw_int(struct jw *w, long long v)
@@ -201,8 +303,7 @@ void jw_int(struct jw *w, long long v)
     if (v < 0) {
         *--p = '-';
     }
-    begin_value(w);
-    put(w, p, (size_t)(buf + sizeof(buf) - p));
+    put_value(w, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 void jw_real(struct jw *w, double d)
@@ -222,26 +323,22 @@ void jw_real_digits(struct jw *w, double d, int digits)
         memcpy(buf + n, ".0", 3);
         n += 2;
     }
-    begin_value(w);
-    put(w, buf, (size_t)n);
+    put_value(w, buf, (size_t)n);
 }
 
 void jw_bool(struct jw *w, bool v)
 {
-    begin_value(w);
-    put(w, v ? "true" : "false", v ? 4 : 5);
+    put_value(w, v ? "true" : "false", v ? 4 : 5);
 }
 
 void jw_null(struct jw *w)
 {
-    begin_value(w);
-    put(w, "null", 4);
+    put_value(w, "null", 4);
 }
 
 void jw_raw(struct jw *w, const char *text, size_t n)
 {
-    begin_value(w);
-    put(w, text, n);
+    put_value(w, text, n);
 }
 
 int jw_finish(struct jw *w)

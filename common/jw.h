@@ -41,6 +41,7 @@ void jw_array_close(struct jw *w);
 void jw_keyn(struct jw *w, const char *key, size_t n);
 
 void jw_stringn(struct jw *w, const char *s, size_t n);
+void jw_string(struct jw *w, const char *s);
 void jw_int(struct jw *w, long long v);
 void jw_uint(struct jw *w, unsigned long long v);
 void jw_real(struct jw *w, double v);
@@ -52,15 +53,11 @@ void jw_null(struct jw *w);
 /* A value already written as JSON text for this depth and mode (see jw_init's `depth`). */
 void jw_raw(struct jw *w, const char *text, size_t n);
 
-/* NUL-terminated forms and "key": value shorthands, inline so that the length of a literal
+/* The NUL-terminated key and "key": value shorthands, inline so that the length of a literal
  * key is known at compile time. */
 static inline void jw_key(struct jw *w, const char *key)
 {
     jw_keyn(w, key, strlen(key));
-}
-static inline void jw_string(struct jw *w, const char *s)
-{
-    jw_stringn(w, s, strlen(s));
 }
 static inline void jw_member_string(struct jw *w, const char *key, const char *s)
 {
