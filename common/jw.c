@@ -341,6 +341,35 @@ void jw_raw(struct jw *w, const char *text, size_t n)
     put_value(w, text, n);
 }
 
+size_t jw_mark(const struct jw *w)
+{
+    return w->b->len;
+}
+
+void jw_repeat(struct jw *w, size_t from, size_t to)
+{
+    if (w->rc) {
+        return;
+    }
+    /* An element's mark would hold its separator too: only members' values are repeated. */
+    if (from > to || to > w->b->len || w->in_array[w->depth]) {
+        w->rc = ERR_INTERNAL;
+        return;
+    }
+    size_t n = to - from;
+    /* The copy's source is this buffer: make the room first, so that put() copies in place
+     * and never has to grow (and move) the buffer it is reading. */
+    size_t want = n;
+    if (!room(w, want)) {
+        int rc = sbuf_reserve(w->b, want);
+        if (rc || !room(w, want)) {
+            w->rc = rc ? rc : ERR_INTERNAL;
+            return;
+        }
+    }
+    put(w, w->b->buf + from, n);
+}
+
 int jw_finish(struct jw *w)
 {
     if (!w->compact) {

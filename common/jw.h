@@ -53,6 +53,13 @@ void jw_null(struct jw *w);
 /* A value already written as JSON text for this depth and mode (see jw_init's `depth`). */
 void jw_raw(struct jw *w, const char *text, size_t n);
 
+/* The writer's position, and a member's value already written between two positions (taken
+ * after its key and after its value) written again as the value of the next key, at the same
+ * depth: the bytes are copied as they are. A list the config holds twice is written once. An
+ * array element cannot be repeated (its text starts with its separator). */
+size_t jw_mark(const struct jw *w);
+void jw_repeat(struct jw *w, size_t from, size_t to);
+
 /* The NUL-terminated key and "key": value shorthands, inline so that the length of a literal
  * key is known at compile time. */
 static inline void jw_key(struct jw *w, const char *key)

@@ -101,10 +101,16 @@ static void write_capabilities(struct jw *w, const struct oci_process *p)
     static const struct strv none = {0};
     jw_key(w, "capabilities");
     jw_object_open(w);
-    member_strings(w, "bounding", &p->capabilities);
-    member_strings(w, "effective", &p->capabilities);
+    jw_key(w, "bounding");
+    size_t from = jw_mark(w);
+    write_strings(w, &p->capabilities);
+    size_t to = jw_mark(w);
+    /* The same list at the same depth: the same bytes. */
+    jw_key(w, "effective");
+    jw_repeat(w, from, to);
     member_strings(w, "inheritable", &none);
-    member_strings(w, "permitted", &p->capabilities);
+    jw_key(w, "permitted");
+    jw_repeat(w, from, to);
     member_strings(w, "ambient", &none);
     jw_object_close(w);
 }

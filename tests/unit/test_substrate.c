@@ -119,6 +119,68 @@ static void writer_matches_dump_on_every_golden_config(void)
     CHECK(goldens_each(check_golden, NULL) >= 5);
 }
 
+/* A member's value written again with jw_repeat() is the same bytes, also when the copy
+ * makes the buffer grow (and move: the copy's source moves with it). */
+static void writer_repeats_a_value_written_before(void)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < 300; i++) {
+        json_array_append_new(list, json_sprintf("item-%d", i));
+    }
+    json_t *doc = json_pack("{s:O, s:O, s:O}", "a", list, "b", list, "c", list);
+    for (int compact = 0; compact < 2; compact++) {
+        size_t len = 0;
+        char *want = jsonx_dump(doc, compact ? JSONX_COMPACT : JSONX_PRETTY, &len);
+        struct sbuf b;
+        sbuf_init(&b, 1u << 24); /* no room reserved: the buffer grows as it goes */
+        struct jw w;
+        jw_init(&w, &b, compact, 0);
+        jw_object_open(&w);
+        jw_key(&w, "a");
+        size_t from = jw_mark(&w);
+        oci_write_json(&w, list);
+        size_t to = jw_mark(&w);
+        bool grew = false;
+        for (const char *key = "b"; *key <= 'c'; key = *key == 'b' ? "c" : "d") {
+            size_t cap = b.cap;
+            jw_key(&w, key);
+            jw_repeat(&w, from, to);
+            grew = grew || b.cap != cap;
+        }
+        jw_object_close(&w);
+        CHECK_INT(jw_finish(&w), 0);
+        CHECK(grew);
+        CHECK(want && sbuf_len(&b) == len && memcmp(sbuf_str(&b), want, len) == 0);
+        free(want);
+        sbuf_free(&b);
+    }
+    json_decref(list);
+    json_decref(doc);
+}
+
+/* Only a member's value can be repeated (an element's text starts with its separator), and
+ * only one that was written. */
+static void writer_refuses_what_it_cannot_repeat(void)
+{
+    struct sbuf b;
+    sbuf_init(&b, 1u << 16);
+    struct jw w;
+    jw_init(&w, &b, false, 0);
+    jw_array_open(&w);
+    size_t from = jw_mark(&w);
+    jw_string(&w, "element");
+    jw_repeat(&w, from, jw_mark(&w));
+    CHECK_INT(jw_finish(&w), ERR_INTERNAL);
+    sbuf_free(&b);
+    sbuf_init(&b, 1u << 16);
+    jw_init(&w, &b, false, 0);
+    jw_object_open(&w);
+    jw_key(&w, "a");
+    jw_repeat(&w, 0, jw_mark(&w) + 1);
+    CHECK_INT(jw_finish(&w), ERR_INTERNAL);
+    sbuf_free(&b);
+}
+
 /* ---- documents ---- */
 
 /* `j` (the jansson copy) holds what `n` holds, with n's marks, keys' marks included. */
@@ -263,5 +325,7 @@ HARNESS_MAIN(TEST(arena_hands_out_aligned_memory_and_wipes_on_release),
              TEST(lists_grow_and_copy_borrowed_items),
              TEST(writer_matches_dump_on_tricky_values),
              TEST(writer_matches_dump_on_every_golden_config),
+             TEST(writer_repeats_a_value_written_before),
+             TEST(writer_refuses_what_it_cannot_repeat),
              TEST(documents_load_alike_through_arena_and_jansson),
              TEST(large_mappings_find_duplicates_in_linear_time))
