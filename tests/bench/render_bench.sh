@@ -11,7 +11,8 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-# Timed mode: one `run` line per run, then the summary, nothing else on stdout.
+# Timed mode: one `run` line per run, the digest's share, then the summary, nothing else on
+# stdout.
 "$BENCH" "$SPEC" --runs 3 --secs 0.02 > "$T/out" 2> "$T/err" || fail "timed run exited $?: $(cat "$T/err")"
 [ ! -s "$T/err" ] || fail "stderr not empty: $(cat "$T/err")"
 python3 - "$T/out" "$SPEC" <<'PY' || fail "output lines"
@@ -21,7 +22,7 @@ spec = sys.argv[2]
 num = r"[0-9]+(?:\.[0-9]+)?"
 run = re.compile(r"run (\d+) renders=(\d+) secs=(%s) renders/s=(%s) us/render=(%s) "
                  r"cpu_us/render=(%s) out_bytes=(\d+)$" % (num, num, num, num))
-assert len(lines) == 4, lines
+assert len(lines) == 5, lines
 rates = []
 for i, line in enumerate(lines[:3]):
     m = run.match(line)
@@ -33,19 +34,26 @@ for i, line in enumerate(lines[:3]):
     assert n / (secs + 0.0006) <= rate <= n / (secs - 0.0006), line
     assert int(m.group(7)) > 1000, line  # the pretty config of web.yaml
     rates.append(rate)
+    m_last = m
 summary = re.compile(r"summary impl=c-ocirender input=(\S+) runs=(\d+) median=(%s) min=(%s) "
                      r"max=(%s) us_per_render_median=(%s) cpu_us_per_render_median=(%s) "
                      r"cpu_us_min=(%s) cpu_us_max=(%s) out_bytes=(\d+)$" % ((num,) * 7))
-m = summary.match(lines[3])
-assert m, lines[3]
-assert m.group(1) == spec and m.group(2) == "3", lines[3]
+digest = re.compile(r"digest cpu_us=(%s) out_bytes=(\d+) share_of_render=(%s)$" % (num, num))
+d = digest.match(lines[3])
+assert d, lines[3]
+# The digest of the same output (its size is the runs'); timings are not judged here.
+assert float(d.group(1)) > 0 and int(d.group(2)) == int(m_last.group(7)), lines[3]
+assert float(d.group(3)) > 0, lines[3]
+m = summary.match(lines[4])
+assert m, lines[4]
+assert m.group(1) == spec and m.group(2) == "3", lines[4]
 med, lo, hi = (float(m.group(i)) for i in (3, 4, 5))
 s = sorted(rates)
 # Rates are printed rounded to 0.1: compare at that precision.
-assert abs(med - s[1]) < 0.11 and abs(lo - s[0]) < 0.11 and abs(hi - s[2]) < 0.11, (lines[3], s)
-assert float(m.group(8)) <= float(m.group(7)) <= float(m.group(9)), lines[3]
+assert abs(med - s[1]) < 0.11 and abs(lo - s[0]) < 0.11 and abs(hi - s[2]) < 0.11, (lines[4], s)
+assert float(m.group(8)) <= float(m.group(7)) <= float(m.group(9)), lines[4]
 # The line the comparison script parses.
-assert re.search(r"^summary.* median=([0-9.]*)", lines[3])
+assert re.search(r"^summary.* median=([0-9.]*)", lines[4])
 PY
 
 # One iteration's output equals `ocirender render` with the benchmark's secret values in a file.
