@@ -341,6 +341,20 @@ void jw_raw(struct jw *w, const char *text, size_t n)
     put_value(w, text, n);
 }
 
+void jw_elements(struct jw *w, const char *text, size_t n)
+{
+    if (w->rc) {
+        return;
+    }
+    /* The text starts with its first element's separator, which has no comma. */
+    if (!w->in_array[w->depth] || w->has_members[w->depth]) {
+        w->rc = ERR_INTERNAL;
+        return;
+    }
+    put(w, text, n);
+    w->has_members[w->depth] = n > 0;
+}
+
 size_t jw_mark(const struct jw *w)
 {
     return w->b->len;

@@ -53,6 +53,10 @@ void jw_null(struct jw *w);
 /* A value already written as JSON text for this depth and mode (see jw_init's `depth`). */
 void jw_raw(struct jw *w, const char *text, size_t n);
 
+/* Elements already written as JSON text for this depth and mode, each with its separator (the
+ * first without a comma), as the first elements of the open array. */
+void jw_elements(struct jw *w, const char *text, size_t n);
+
 /* The writer's position, and a member's value already written between two positions (taken
  * after its key and after its value) written again as the value of the next key, at the same
  * depth: the bytes are copied as they are. A list the config holds twice is written once. An

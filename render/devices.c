@@ -12,6 +12,7 @@
 #include "common/strutil.h"
 #include "render/cdi.h"
 #include "render/ctx.h"
+#include "render/prepared.h"
 
 static const char *gpu_vendor(const struct rctx *c)
 {
@@ -130,22 +131,47 @@ static int add_device(struct rctx *c, const char *path, const char *type, long l
     return 0;
 }
 
-/* The device cgroup: deny everything, then allow the standard character devices. */
+/* The device cgroup of an unprivileged container: deny everything, then allow the standard
+ * character devices (136: every pts). The same call gives the same pointers, which is how the
+ * writer recognizes them in a config (render/prepared.h). */
+static void standard_rule_set(struct oci_dev_rule out[STANDARD_DEV_RULES])
+{
+    static const int std[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9},
+                                 {5, 0}, {5, 1}, {5, 2}, {136, -1}};
+    _Static_assert(1 + sizeof(std) / sizeof(std[0]) == STANDARD_DEV_RULES, "rule count");
+    out[0] = (struct oci_dev_rule){.allow = false, .access = "rwm"};
+    for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++) {
+        out[i + 1] = (struct oci_dev_rule){.allow = true, .type = "c", .has_major = true,
+                                           .major = std[i][0], .has_minor = std[i][1] >= 0,
+                                           .minor = std[i][1] >= 0 ? std[i][1] : 0,
+                                           .access = "rwm"};
+    }
+}
+
+int devices_prepare(struct render_prepared *p)
+{
+    standard_rule_set(p->dev_rule_items);
+    return prepare_dev_rules(&p->dev_rules, p->dev_rule_items, STANDARD_DEV_RULES);
+}
+
+/* A privileged container may use every device. */
 static int standard_rules(struct rctx *c)
 {
-    static const int std[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}};
     if (c->privileged) {
         return add_rule_all(c, true);
     }
-    if (add_rule_all(c, false)) {
-        return -1;
-    }
-    for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++) {
-        if (add_rule(c, "c", std[i][0], std[i][1], "rwm")) {
-            return -1;
+    struct oci_dev_rule set[STANDARD_DEV_RULES];
+    standard_rule_set(set);
+    for (size_t i = 0; i < STANDARD_DEV_RULES; i++) {
+        struct oci_dev_rule *r = oci_dev_rules_push(c->a, &c->cfg->linux_.dev_rules);
+        if (!r) {
+            return rctx_nomem(c);
         }
+        *r = set[i];
     }
-    return add_rule(c, "c", 136, -1, "rwm");
+    const struct render_prepared *p = c->set->prepared;
+    c->cfg->linux_.dev_rules.prefix = p ? &p->dev_rules : NULL;
+    return 0;
 }
 
 /* The cgroup access of a spec device: r and w unless turned off, m when asked for; none of

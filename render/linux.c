@@ -11,6 +11,7 @@
 
 #include "common/strutil.h"
 #include "render/ctx.h"
+#include "render/prepared.h"
 #include "render/units.h"
 
 /* Rootless (host.user.uid != 0): the user itself as 0, then its subordinate range as 1... */
@@ -327,21 +328,36 @@ static void constant_list(struct strv *list, const char *const *v, size_t n)
     list->n = list->cap = n;
 }
 
-/* Docker's masked and read-only /proc and /sys paths; none for a privileged container. */
+/* Docker's masked and read-only /proc and /sys paths. */
+static const char *const masked[] = {
+    "/proc/acpi",      "/proc/asound",      "/proc/kcore",       "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi",      "/sys/firmware",     "/proc/interrupts",  "/sys/devices/virtual/powercap",
+};
+static const char *const readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                       "/proc/sysrq-trigger"};
+
+int linux_prepare(struct render_prepared *p)
+{
+    return prepare_strings(&p->masked_paths, OCI_DEPTH_LINUX_MEMBERS, masked,
+                           sizeof(masked) / sizeof(masked[0])) ||
+                   prepare_strings(&p->readonly_paths, OCI_DEPTH_LINUX_MEMBERS, readonly,
+                                   sizeof(readonly) / sizeof(readonly[0]))
+               ? -1
+               : 0;
+}
+
+/* None for a privileged container. */
 static void masked_paths(struct rctx *c, struct oci_linux *l)
 {
-    static const char *const masked[] = {
-        "/proc/acpi",      "/proc/asound",      "/proc/kcore",       "/proc/keys",
-        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-        "/proc/scsi",      "/sys/firmware",     "/proc/interrupts",  "/sys/devices/virtual/powercap",
-    };
-    static const char *const readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                           "/proc/sysrq-trigger"};
     if (c->privileged) {
         return;
     }
     constant_list(&l->masked_paths, masked, sizeof(masked) / sizeof(masked[0]));
     constant_list(&l->readonly_paths, readonly, sizeof(readonly) / sizeof(readonly[0]));
+    const struct render_prepared *p = c->set->prepared;
+    l->masked_text = p ? &p->masked_paths : NULL;
+    l->readonly_text = p ? &p->readonly_paths : NULL;
 }
 
 /* Fills c->cfg->linux_ in the original's error precedence: resources, cgroupsPath,

@@ -14,6 +14,7 @@
 #include "common/sbuf.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
+#include "render/prepared.h"
 #include "render/units.h"
 
 #define SOCKET_DEST "/var/run/zlayer.sock"
@@ -54,19 +55,51 @@ static int add_mount(struct rctx *c, const char *dest, const char *type, const c
     return 0;
 }
 
-static int default_mounts(struct rctx *c)
+/* The mounts every container gets, in order. The same call gives the same pointers, which is
+ * how the writer recognizes them in a config (render/prepared.h). */
+static void default_mount_set(bool privileged, bool cgroup_v2, struct oci_mount out[DEFAULT_MOUNTS])
 {
     /* /sys/fs/cgroup matches the host's hierarchy and is read-only unless privileged. */
-    const char *cg_type = c->cgroup_version == 2 ? "cgroup2" : "cgroup";
-    return add_mount(c, "/proc", "proc", "proc", OPTS(opts_proc)) ||
-           add_mount(c, "/dev", "tmpfs", "tmpfs", OPTS(opts_dev)) ||
-           add_mount(c, "/dev/pts", "devpts", "devpts", OPTS(opts_pts)) ||
-           add_mount(c, "/dev/shm", "tmpfs", "shm", OPTS(opts_shm)) ||
-           add_mount(c, "/dev/mqueue", "mqueue", "mqueue", OPTS(opts_mq)) ||
-           add_mount(c, "/sys", "sysfs", "sysfs",
-                     c->privileged ? OPTS(opts_sys_rw) : OPTS(opts_sys_ro)) ||
-           add_mount(c, "/sys/fs/cgroup", cg_type, "cgroup",
-                     c->privileged ? OPTS(opts_cg_rw) : OPTS(opts_cg_ro));
+    const struct oci_mount set[DEFAULT_MOUNTS] = {
+        {"/proc", "proc", "proc", OPTS(opts_proc)},
+        {"/dev", "tmpfs", "tmpfs", OPTS(opts_dev)},
+        {"/dev/pts", "devpts", "devpts", OPTS(opts_pts)},
+        {"/dev/shm", "tmpfs", "shm", OPTS(opts_shm)},
+        {"/dev/mqueue", "mqueue", "mqueue", OPTS(opts_mq)},
+        {"/sys", "sysfs", "sysfs", privileged ? OPTS(opts_sys_rw) : OPTS(opts_sys_ro)},
+        {"/sys/fs/cgroup", cgroup_v2 ? "cgroup2" : "cgroup", "cgroup",
+         privileged ? OPTS(opts_cg_rw) : OPTS(opts_cg_ro)},
+    };
+    memcpy(out, set, sizeof(set));
+}
+
+int mounts_prepare(struct render_prepared *p)
+{
+    for (int privileged = 0; privileged < 2; privileged++) {
+        for (int v2 = 0; v2 < 2; v2++) {
+            struct oci_mount *items = p->mount_items[privileged][v2];
+            default_mount_set(privileged, v2, items);
+            if (prepare_mounts(&p->mounts[privileged][v2], items, DEFAULT_MOUNTS)) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int default_mounts(struct rctx *c)
+{
+    struct oci_mount set[DEFAULT_MOUNTS];
+    bool v2 = c->cgroup_version == 2;
+    default_mount_set(c->privileged, v2, set);
+    for (size_t i = 0; i < DEFAULT_MOUNTS; i++) {
+        if (add_mount(c, set[i].destination, set[i].type, set[i].source, set[i].options)) {
+            return -1;
+        }
+    }
+    const struct render_prepared *p = c->set->prepared;
+    c->cfg->mounts.prefix = p ? &p->mounts[c->privileged][v2] : NULL;
+    return 0;
 }
 
 /* Index of the mount with this destination, or -1. */

@@ -19,6 +19,21 @@
 
 struct oci_config;
 
+/*
+ * A constant part of configs written once at start-up (render_prepared_new(), render/prepared.c)
+ * from `n` items at `items`, with the writer at `depth`. The steps attach it to the part of
+ * the config they filled from those items; the writer copies `text` when the config still
+ * holds exactly those items (the same pointers) and it writes pretty at that depth, and
+ * writes the items itself otherwise. The same bytes either way.
+ */
+struct oci_prepared {
+    const void *items;
+    size_t n;
+    int depth;
+    char *text;
+    size_t len;
+};
+
 /* Growable lists in an arena: `n` items in `v`, room for `cap`. *_push returns the new
  * item, zeroed (strv_push: 0), or NULL (-1) when the arena is exhausted. */
 struct strv {
@@ -38,6 +53,7 @@ struct oci_mount {
 struct oci_mounts {
     size_t n, cap;
     struct oci_mount *v;
+    const struct oci_prepared *prefix; /* the default mounts' elements, or NULL */
 };
 struct oci_mount *oci_mounts_push(struct arena *a, struct oci_mounts *list) WARN_UNUSED;
 /* Remove item `i`; the others keep their order. */
@@ -89,6 +105,7 @@ struct oci_dev_rule {
 struct oci_dev_rules {
     size_t n, cap;
     struct oci_dev_rule *v;
+    const struct oci_prepared *prefix; /* the standard rules' elements, or NULL */
 };
 struct oci_dev_rule *oci_dev_rules_push(struct arena *a, struct oci_dev_rules *list) WARN_UNUSED;
 
@@ -145,6 +162,7 @@ struct oci_linux {
     struct oci_seccomp seccomp;
     const char *rootfs_propagation;
     struct strv masked_paths, readonly_paths;
+    const struct oci_prepared *masked_text, *readonly_text; /* or NULL */
     const json_t *extra; /* intelRdt, netDevices from CDI edits, in the order the edits gave
                           * them (the last members), or NULL */
 };
@@ -156,6 +174,7 @@ struct oci_process {
     struct strv args, env;
     const char *cwd;
     struct strv capabilities; /* bounding = effective = permitted; inheritable and ambient empty */
+    const struct oci_prepared *capabilities_text; /* the default set's list, or NULL */
     size_t n_rlimits;
     const struct oci_rlimit *rlimits;
     bool no_new_privileges;
@@ -193,6 +212,25 @@ struct render_config {
 /* The config object through the writer (jw_finish() then adds the final newline and reports
  * the first error). */
 void oci_write_config(struct jw *w, const struct oci_config *c);
+
+/*
+ * The writer's depth inside the parts of config.json that render/prepared.c writes at
+ * start-up: the members of linux (maskedPaths, seccomp, ...; the config object's members are
+ * at depth 1), of process.capabilities, and the elements of mounts and of
+ * linux.resources.devices. Every render writes the config pretty at the top level at least
+ * once (that text is what the digest covers), so those are the texts worth preparing; the
+ * envelope (one level deeper) and compact output are written item by item.
+ */
+#define OCI_DEPTH_LINUX_MEMBERS 2
+#define OCI_DEPTH_CAPABILITY_LISTS 3
+#define OCI_DEPTH_MOUNTS 2
+#define OCI_DEPTH_DEV_RULES 4
+
+/* The parts render/prepared.c writes at start-up, exactly as oci_write_config() writes them:
+ * a mount and a device rule as an array element, a string list as a value. */
+void oci_write_mount(struct jw *w, const struct oci_mount *m);
+void oci_write_dev_rule(struct jw *w, const struct oci_dev_rule *r);
+void oci_write_strings(struct jw *w, const struct strv *list);
 
 /* A jansson value through the writer, for the parts CDI hands over as documents. */
 void oci_write_json(struct jw *w, const json_t *v);

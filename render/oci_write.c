@@ -11,7 +11,7 @@
 #include "common/jsonx.h"
 #include "render/seccomp.h"
 
-static void write_strings(struct jw *w, const struct strv *list)
+void oci_write_strings(struct jw *w, const struct strv *list)
 {
     jw_array_open(w);
     for (size_t i = 0; i < list->n; i++) {
@@ -23,7 +23,89 @@ static void write_strings(struct jw *w, const struct strv *list)
 static void member_strings(struct jw *w, const char *key, const struct strv *list)
 {
     jw_key(w, key);
-    write_strings(w, list);
+    oci_write_strings(w, list);
+}
+
+/* ---- prepared parts (render/oci.h, struct oci_prepared) ---- */
+
+static bool prepared_fits(const struct jw *w, const struct oci_prepared *p)
+{
+    return p && p->text && !w->compact && w->depth == p->depth;
+}
+
+static bool same_strings(const struct strv *list, const struct oci_prepared *p)
+{
+    const char *const *want = p->items;
+    if (list->n != p->n) {
+        return false;
+    }
+    for (size_t i = 0; i < list->n && (const void *)list->v != p->items; i++) {
+        if (list->v[i] != want[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A string list as a member's value: the prepared text when it is that list. */
+static void strings_prepared(struct jw *w, const struct strv *list, const struct oci_prepared *p)
+{
+    if (prepared_fits(w, p) && same_strings(list, p)) {
+        jw_raw(w, p->text, p->len);
+    } else {
+        oci_write_strings(w, list);
+    }
+}
+
+static void member_strings_prepared(struct jw *w, const char *key, const struct strv *list,
+                                    const struct oci_prepared *p)
+{
+    jw_key(w, key);
+    strings_prepared(w, list, p);
+}
+
+static bool same_mount(const struct oci_mount *a, const struct oci_mount *b)
+{
+    return a->destination == b->destination && a->type == b->type && a->source == b->source &&
+           a->options.v == b->options.v && a->options.n == b->options.n;
+}
+
+/* How many of the first mounts the prepared text holds (0: none, write them all). */
+static size_t prepared_mounts(const struct jw *w, const struct oci_mounts *list)
+{
+    const struct oci_prepared *p = list->prefix;
+    if (!prepared_fits(w, p) || list->n < p->n) {
+        return 0;
+    }
+    const struct oci_mount *want = p->items;
+    for (size_t i = 0; i < p->n; i++) {
+        if (!same_mount(&list->v[i], &want[i])) {
+            return 0;
+        }
+    }
+    return p->n;
+}
+
+static bool same_dev_rule(const struct oci_dev_rule *a, const struct oci_dev_rule *b)
+{
+    return a->allow == b->allow && a->type == b->type && a->has_major == b->has_major &&
+           a->has_minor == b->has_minor && a->major == b->major && a->minor == b->minor &&
+           a->access == b->access;
+}
+
+static size_t prepared_dev_rules(const struct jw *w, const struct oci_dev_rules *list)
+{
+    const struct oci_prepared *p = list->prefix;
+    if (!prepared_fits(w, p) || list->n < p->n) {
+        return 0;
+    }
+    const struct oci_dev_rule *want = p->items;
+    for (size_t i = 0; i < p->n; i++) {
+        if (!same_dev_rule(&list->v[i], &want[i])) {
+            return 0;
+        }
+    }
+    return p->n;
 }
 
 void oci_write_json(struct jw *w, const json_t *v)
@@ -63,18 +145,26 @@ void oci_write_json(struct jw *w, const json_t *v)
     }
 }
 
+void oci_write_mount(struct jw *w, const struct oci_mount *m)
+{
+    jw_object_open(w);
+    jw_member_string(w, "destination", m->destination);
+    jw_member_string(w, "type", m->type);
+    jw_member_string(w, "source", m->source);
+    member_strings(w, "options", &m->options);
+    jw_object_close(w);
+}
+
 static void write_mounts(struct jw *w, const struct oci_config *c)
 {
     jw_key(w, "mounts");
     jw_array_open(w);
-    for (size_t i = 0; i < c->mounts.n; i++) {
-        const struct oci_mount *m = &c->mounts.v[i];
-        jw_object_open(w);
-        jw_member_string(w, "destination", m->destination);
-        jw_member_string(w, "type", m->type);
-        jw_member_string(w, "source", m->source);
-        member_strings(w, "options", &m->options);
-        jw_object_close(w);
+    size_t i = prepared_mounts(w, &c->mounts);
+    if (i) {
+        jw_elements(w, c->mounts.prefix->text, c->mounts.prefix->len);
+    }
+    for (; i < c->mounts.n; i++) {
+        oci_write_mount(w, &c->mounts.v[i]);
     }
     jw_array_close(w);
 }
@@ -103,7 +193,7 @@ static void write_capabilities(struct jw *w, const struct oci_process *p)
     jw_object_open(w);
     jw_key(w, "bounding");
     size_t from = jw_mark(w);
-    write_strings(w, &p->capabilities);
+    strings_prepared(w, &p->capabilities, p->capabilities_text);
     size_t to = jw_mark(w);
     /* The same list at the same depth: the same bytes. */
     jw_key(w, "effective");
@@ -210,25 +300,33 @@ static void write_idmaps(struct jw *w, const char *key, const struct oci_idmap *
     jw_array_close(w);
 }
 
+void oci_write_dev_rule(struct jw *w, const struct oci_dev_rule *r)
+{
+    jw_object_open(w);
+    jw_member_bool(w, "allow", r->allow);
+    if (r->type) {
+        jw_member_string(w, "type", r->type);
+    }
+    if (r->has_major) {
+        jw_member_int(w, "major", r->major);
+    }
+    if (r->has_minor) {
+        jw_member_int(w, "minor", r->minor);
+    }
+    jw_member_string(w, "access", r->access);
+    jw_object_close(w);
+}
+
 static void write_dev_rules(struct jw *w, const struct oci_linux *l)
 {
     jw_key(w, "devices");
     jw_array_open(w);
-    for (size_t i = 0; i < l->dev_rules.n; i++) {
-        const struct oci_dev_rule *r = &l->dev_rules.v[i];
-        jw_object_open(w);
-        jw_member_bool(w, "allow", r->allow);
-        if (r->type) {
-            jw_member_string(w, "type", r->type);
-        }
-        if (r->has_major) {
-            jw_member_int(w, "major", r->major);
-        }
-        if (r->has_minor) {
-            jw_member_int(w, "minor", r->minor);
-        }
-        jw_member_string(w, "access", r->access);
-        jw_object_close(w);
+    size_t i = prepared_dev_rules(w, &l->dev_rules);
+    if (i) {
+        jw_elements(w, l->dev_rules.prefix->text, l->dev_rules.prefix->len);
+    }
+    for (; i < l->dev_rules.n; i++) {
+        oci_write_dev_rule(w, &l->dev_rules.v[i]);
     }
     jw_array_close(w);
 }
@@ -369,8 +467,8 @@ static void write_linux(struct jw *w, const struct oci_linux *l)
         seccomp_write(w, &l->seccomp);
     }
     jw_member_string(w, "rootfsPropagation", l->rootfs_propagation);
-    member_strings(w, "maskedPaths", &l->masked_paths);
-    member_strings(w, "readonlyPaths", &l->readonly_paths);
+    member_strings_prepared(w, "maskedPaths", &l->masked_paths, l->masked_text);
+    member_strings_prepared(w, "readonlyPaths", &l->readonly_paths, l->readonly_text);
     const char *key;
     size_t klen;
     json_t *value;

@@ -11,6 +11,7 @@
 
 #include "common/strutil.h"
 #include "render/ctx.h"
+#include "render/prepared.h"
 
 /* ---- capabilities ---- */
 
@@ -62,6 +63,17 @@ static int cap_index(const char *name)
     return -1;
 }
 
+_Static_assert(sizeof(default_caps) / sizeof(default_caps[0]) == DEFAULT_CAPABILITIES,
+               "render/prepared.h counts the default set");
+
+/* The default set as flags per all_caps index. */
+static void default_cap_flags(bool have[N_CAPS])
+{
+    for (size_t d = 0; d < sizeof(default_caps) / sizeof(default_caps[0]); d++) {
+        have[cap_index(default_caps[d])] = true;
+    }
+}
+
 /* Resolve the capability list `field` into `set` (flags per all_caps index); `*all` for ALL. */
 static int read_cap_list(struct rctx *c, const char *field, const struct mlist *list, bool *set,
                          bool *all)
@@ -103,9 +115,7 @@ static int render_capabilities(struct rctx *c, bool *added_any)
             have[i] = true;
         }
     } else if (!drop_all) {
-        for (size_t d = 0; d < sizeof(default_caps) / sizeof(default_caps[0]); d++) {
-            have[cap_index(default_caps[d])] = true;
-        }
+        default_cap_flags(have);
     }
     if (!c->privileged) {
         for (size_t i = 0; i < N_CAPS; i++) {
@@ -119,7 +129,22 @@ static int render_capabilities(struct rctx *c, bool *added_any)
         }
     }
     c->caps = *set; /* kept for the seccomp profile; the list is complete */
+    const struct render_prepared *p = c->set->prepared;
+    c->cfg->process.capabilities_text = p ? &p->capabilities : NULL;
     return 0;
+}
+
+int process_prepare(struct render_prepared *p)
+{
+    bool have[N_CAPS] = {0};
+    size_t n = 0;
+    default_cap_flags(have);
+    for (size_t i = 0; i < N_CAPS; i++) { /* as render_capabilities lists them */
+        if (have[i]) {
+            p->capability_items[n++] = all_caps[i];
+        }
+    }
+    return prepare_strings(&p->capabilities, OCI_DEPTH_CAPABILITY_LISTS, p->capability_items, n);
 }
 
 /* ---- user ---- */

@@ -120,10 +120,12 @@ struct render_settings {
 };
 
 /*
- * Constant parts of configs prepared once at start-up (the default seccomp profile of each
- * architecture with the default capability set, as text), so that a render copies them
- * instead of writing them again. Not a cache: nothing in it depends on any request.
- * NULL when out of memory. Read-only afterwards, so threads may share it.
+ * Constant parts of configs prepared once at start-up, as text: the default seccomp profile
+ * of each architecture with the default capability set, the default mounts, the device
+ * cgroup's standard rules, the masked and read-only paths and the default capability list.
+ * A render copies a part where its config holds exactly that part, instead of writing it
+ * again (render/prepared.h). Not a cache: nothing in it depends on any request. NULL when
+ * out of memory. Read-only afterwards, so threads may share it.
  */
 struct render_prepared;
 struct render_prepared *render_prepared_new(void);

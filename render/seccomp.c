@@ -30,6 +30,7 @@
 #include "render/internal.h"
 #include "common/jw.h"
 #include "render/oci.h"
+#include "render/prepared.h"
 
 #define EPERM_ 1
 #define ENOSYS_ 38
@@ -437,13 +438,7 @@ static void write_default(struct jw *w, const struct abi_set *set, const struct 
 
 /* ---- prepared text: the default profile with the default capability set ---- */
 
-/*
- * The writer's depth at linux.seccomp's value in config.json: members of the config object
- * are at depth 1, those of `linux` at depth 2. Every render writes the config there at least
- * once (its pretty text is what the digest covers), so that is the text worth preparing; the
- * envelope (one level deeper) and compact output are written from the tables.
- */
-#define CONFIG_SECCOMP_DEPTH 2
+#define PREPARED_PROFILE_MAX (1u << 20) /* a profile is about 12 KiB */
 
 /*
  * The bounding set of a service without cap_add, cap_drop or privileged: Docker's default
@@ -481,54 +476,28 @@ static uint64_t default_lifted_groups(void)
     return lifted_groups(&defaults);
 }
 
-struct prepared_text {
-    char *text;
-    size_t len;
-};
+_Static_assert(ARRAY_LEN(abi_sets) == SECCOMP_ABI_SETS, "render/prepared.h counts abi_sets");
 
-/* Constant data only (nothing of any request): one default profile per abi_sets entry. */
-struct render_prepared {
-    struct prepared_text seccomp[ARRAY_LEN(abi_sets)];
-    uint64_t lifted; /* the groups the texts open: any set opening the same ones uses them */
-};
-
-#define PREPARED_TEXT_MAX (1u << 20) /* a profile is about 12 KiB */
-
-struct render_prepared *render_prepared_new(void)
+int seccomp_prepare(struct render_prepared *p)
 {
-    struct render_prepared *p = calloc(1, sizeof(*p));
     /* The string literals are never written through: the list only borrows them. */
     const struct strv caps = {.n = ARRAY_LEN(default_caps), .cap = ARRAY_LEN(default_caps),
                               .v = (const char **)(uintptr_t)default_caps};
-    if (p) {
-        p->lifted = default_lifted_groups();
-    }
-    for (size_t i = 0; p && i < ARRAY_LEN(abi_sets); i++) {
+    p->lifted = default_lifted_groups();
+    for (size_t i = 0; i < ARRAY_LEN(abi_sets); i++) {
         struct sbuf b;
         struct jw w;
-        sbuf_init(&b, PREPARED_TEXT_MAX);
-        jw_init(&w, &b, false, CONFIG_SECCOMP_DEPTH);
+        sbuf_init(&b, PREPARED_PROFILE_MAX);
+        jw_init(&w, &b, false, OCI_DEPTH_LINUX_MEMBERS);
         write_default(&w, &abi_sets[i], &caps);
         /* Not jw_finish(): its final newline belongs to the whole config, not to a value. */
         p->seccomp[i].text = w.rc ? NULL : sbuf_take(&b, &p->seccomp[i].len);
         sbuf_free(&b);
         if (!p->seccomp[i].text) {
-            render_prepared_free(p);
-            p = NULL;
+            return -1;
         }
     }
-    return p;
-}
-
-void render_prepared_free(struct render_prepared *p)
-{
-    if (!p) {
-        return;
-    }
-    for (size_t i = 0; i < ARRAY_LEN(p->seccomp); i++) {
-        free(p->seccomp[i].text);
-    }
-    free(p);
+    return 0;
 }
 
 void seccomp_write(struct jw *w, const struct oci_seccomp *s)
@@ -536,7 +505,7 @@ void seccomp_write(struct jw *w, const struct oci_seccomp *s)
     if (s->custom) {
         oci_write_json(w, s->custom);
     } else if (s->use_default) {
-        if (s->text && !w->compact && w->depth == CONFIG_SECCOMP_DEPTH) {
+        if (s->text && !w->compact && w->depth == OCI_DEPTH_LINUX_MEMBERS) {
             jw_raw(w, s->text, s->text_len);
             return;
         }

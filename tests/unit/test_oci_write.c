@@ -1,7 +1,8 @@
 /*
  * The config writer (render/oci.h): every golden config, read back into the typed config,
  * is written again byte for byte. This pins the writer's member order, optional members and
- * number forms to the bytes (and so the digests and ETags) the goldens hold.
+ * number forms to the bytes (and so the digests and ETags) the goldens hold. The parts
+ * prepared at start-up are those bytes too, and are copied only where they belong.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #include "common/jsonx.h"
 #include "render/oci.h"
+#include "render/prepared.h"
+#include "render/render.h"
 #include "tests/harness.h"
 #include "tests/unit/goldens.h"
 
@@ -266,4 +269,131 @@ static void every_golden_config_is_written_again_byte_for_byte(void)
     CHECK(goldens_each(write_again, NULL) >= 10);
 }
 
-HARNESS_MAIN(TEST(every_golden_config_is_written_again_byte_for_byte))
+/* ---- prepared parts (render/prepared.h) ---- */
+
+struct placed {
+    const struct render_prepared *p;
+    int masked, readonly, capabilities, dev_rules, mounts[2][2];
+};
+
+/* Whether `text` holds `before` followed at once by the prepared text. */
+static bool placed_after(const char *text, const char *before, const struct oci_prepared *part)
+{
+    size_t n = strlen(before);
+    for (const char *at = strstr(text, before); at; at = strstr(at + 1, before)) {
+        if (strncmp(at + n, part->text, part->len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void count_placed(const char *name, const char *text, size_t len, const json_t *doc,
+                         void *ctx)
+{
+    (void)name;
+    (void)len;
+    (void)doc;
+    struct placed *pl = ctx;
+    pl->masked += placed_after(text, "\"maskedPaths\": ", &pl->p->masked_paths);
+    pl->readonly += placed_after(text, "\"readonlyPaths\": ", &pl->p->readonly_paths);
+    pl->capabilities += placed_after(text, "\"bounding\": ", &pl->p->capabilities);
+    pl->dev_rules += placed_after(text, "\"devices\": [", &pl->p->dev_rules);
+    for (int priv = 0; priv < 2; priv++) {
+        for (int v2 = 0; v2 < 2; v2++) {
+            pl->mounts[priv][v2] += placed_after(text, "\"mounts\": [", &pl->p->mounts[priv][v2]);
+        }
+    }
+}
+
+/* Each prepared text is, byte for byte, what the goldens (written item by item) hold after
+ * its key: so it was written at the depth the writer is at there, and it is copied there. */
+static void prepared_parts_are_the_goldens_bytes_at_their_place(void)
+{
+    struct render_prepared *p = render_prepared_new();
+    CHECK(p != NULL);
+    if (!p) {
+        return;
+    }
+    struct placed pl = {.p = p};
+    CHECK(goldens_each(count_placed, &pl) >= 10);
+    CHECK(pl.masked >= 5 && pl.readonly >= 5 && pl.capabilities >= 3 && pl.dev_rules >= 5);
+    CHECK(pl.mounts[0][0] + pl.mounts[0][1] >= 5); /* unprivileged */
+    CHECK(pl.mounts[1][0] + pl.mounts[1][1] >= 1); /* the privileged case */
+    render_prepared_free(p);
+}
+
+static char *write_config_text(const struct oci_config *c, bool compact)
+{
+    struct sbuf b;
+    sbuf_init(&b, 1u << 24);
+    struct jw w;
+    jw_init(&w, &b, compact, 0);
+    oci_write_config(&w, c);
+    CHECK_INT(jw_finish(&w), 0);
+    return sbuf_take(&b, NULL);
+}
+
+/* The writer copies a prepared text exactly where the config holds its items (the same
+ * pointers) and it writes pretty at the text's depth; anywhere else it writes the items. The
+ * texts here are markers, so the output shows which way each part went. */
+static void writer_copies_a_prepared_part_only_for_its_items(void)
+{
+    size_t len;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tests/render/cases/minimal/expected.json",
+             OCIRENDER_SOURCE_DIR);
+    char *text = harness_slurp(path, &len);
+    json_t *doc = text ? jsonx_loadb(text, len, NULL) : NULL;
+    CHECK(doc != NULL);
+    struct arena a;
+    arena_init(&a, 1u << 24);
+    struct oci_config c;
+    CHECK(doc && load_config(&a, doc, &c) && c.mounts.n >= 3 && c.linux_.masked_paths.n >= 2);
+    if (!doc || c.mounts.n < 3 || c.linux_.masked_paths.n < 2) {
+        json_decref(doc);
+        free(text);
+        arena_release(&a);
+        return;
+    }
+    /* The items as a render's preparation keeps them: copies of the config's. */
+    struct oci_mount want_mounts[2] = {c.mounts.v[0], c.mounts.v[1]};
+    const char **want_masked = arena_calloc(&a, c.linux_.masked_paths.n, sizeof(char *));
+    CHECK(want_masked != NULL);
+    memcpy(want_masked, c.linux_.masked_paths.v, c.linux_.masked_paths.n * sizeof(char *));
+    char mounts_mark[] = "@MOUNTS@", masked_mark[] = "@MASKED@";
+    struct oci_prepared mounts = {.items = want_mounts, .n = 2, .depth = OCI_DEPTH_MOUNTS,
+                                  .text = mounts_mark, .len = 8};
+    struct oci_prepared masked = {.items = want_masked, .n = c.linux_.masked_paths.n,
+                                  .depth = OCI_DEPTH_LINUX_MEMBERS, .text = masked_mark, .len = 8};
+    c.mounts.prefix = &mounts;
+    c.linux_.masked_text = &masked;
+    char *out = write_config_text(&c, false);
+    CHECK(out && strstr(out, "\"mounts\": [@MOUNTS@,\n    {") && strstr(out, "\"maskedPaths\": @MASKED@,"));
+    free(out);
+    /* Compact output is at no prepared depth. */
+    out = write_config_text(&c, true);
+    CHECK(out && !strstr(out, "@MOUNTS@") && !strstr(out, "@MASKED@"));
+    free(out);
+    /* Other items: a mount replaced, a list of another length, a text for another depth. */
+    struct oci_mount first = c.mounts.v[0];
+    c.mounts.v[0].destination = "/elsewhere";
+    c.linux_.masked_paths.n--;
+    out = write_config_text(&c, false);
+    CHECK(out && !strstr(out, "@MOUNTS@") && !strstr(out, "@MASKED@") && strstr(out, "/elsewhere"));
+    free(out);
+    c.mounts.v[0] = first;
+    c.linux_.masked_paths.n++;
+    mounts.depth = OCI_DEPTH_MOUNTS + 1;
+    out = write_config_text(&c, false);
+    CHECK(out && !strstr(out, "@MOUNTS@") && strstr(out, "@MASKED@"));
+    free(out);
+    json_decref((json_t *)(uintptr_t)c.linux_.extra);
+    json_decref(doc);
+    free(text);
+    arena_release(&a);
+}
+
+HARNESS_MAIN(TEST(every_golden_config_is_written_again_byte_for_byte),
+             TEST(prepared_parts_are_the_goldens_bytes_at_their_place),
+             TEST(writer_copies_a_prepared_part_only_for_its_items))

@@ -1,0 +1,105 @@
+/*
+ * The constant parts of configs, prepared once at start-up (render/prepared.h). Not a cache:
+ * nothing here depends on any request, and a render that holds other items writes them itself.
+ */
+#include "render/prepared.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jw.h"
+#include "common/sbuf.h"
+#include "render/render.h"
+
+#define PREPARED_TEXT_MAX (1u << 20) /* the largest, a seccomp profile, is about 12 KiB */
+
+/* The writer's text from `skip` on becomes `out`'s. */
+static int take_text(struct oci_prepared *out, struct jw *w, struct sbuf *b, size_t skip)
+{
+    /* Not jw_finish(): its final newline belongs to the whole config, not to a part. */
+    size_t len = 0;
+    char *text = w->rc ? NULL : sbuf_take(b, &len);
+    sbuf_free(b);
+    if (!text || len < skip) {
+        free(text);
+        return -1;
+    }
+    memmove(text, text + skip, len - skip + 1);
+    out->text = text;
+    out->len = len - skip;
+    return 0;
+}
+
+int prepare_strings(struct oci_prepared *out, int depth, const char *const *items, size_t n)
+{
+    /* The list only borrows the items: nothing writes through them. */
+    const struct strv list = {.n = n, .cap = n, .v = (const char **)(uintptr_t)items};
+    struct sbuf b;
+    struct jw w;
+    sbuf_init(&b, PREPARED_TEXT_MAX);
+    jw_init(&w, &b, false, depth);
+    oci_write_strings(&w, &list);
+    *out = (struct oci_prepared){.items = items, .n = n, .depth = depth};
+    return take_text(out, &w, &b, 0);
+}
+
+/* Elements are written inside an array opened one level up; the text leaves out its '['. */
+int prepare_mounts(struct oci_prepared *out, const struct oci_mount *items, size_t n)
+{
+    struct sbuf b;
+    struct jw w;
+    sbuf_init(&b, PREPARED_TEXT_MAX);
+    jw_init(&w, &b, false, OCI_DEPTH_MOUNTS - 1);
+    jw_array_open(&w);
+    for (size_t i = 0; i < n; i++) {
+        oci_write_mount(&w, &items[i]);
+    }
+    *out = (struct oci_prepared){.items = items, .n = n, .depth = OCI_DEPTH_MOUNTS};
+    return take_text(out, &w, &b, 1);
+}
+
+int prepare_dev_rules(struct oci_prepared *out, const struct oci_dev_rule *items, size_t n)
+{
+    struct sbuf b;
+    struct jw w;
+    sbuf_init(&b, PREPARED_TEXT_MAX);
+    jw_init(&w, &b, false, OCI_DEPTH_DEV_RULES - 1);
+    jw_array_open(&w);
+    for (size_t i = 0; i < n; i++) {
+        oci_write_dev_rule(&w, &items[i]);
+    }
+    *out = (struct oci_prepared){.items = items, .n = n, .depth = OCI_DEPTH_DEV_RULES};
+    return take_text(out, &w, &b, 1);
+}
+
+struct render_prepared *render_prepared_new(void)
+{
+    struct render_prepared *p = calloc(1, sizeof(*p));
+    if (p && (seccomp_prepare(p) || mounts_prepare(p) || devices_prepare(p) ||
+              linux_prepare(p) || process_prepare(p))) {
+        render_prepared_free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+void render_prepared_free(struct render_prepared *p)
+{
+    if (!p) {
+        return;
+    }
+    for (size_t i = 0; i < SECCOMP_ABI_SETS; i++) {
+        free(p->seccomp[i].text);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            free(p->mounts[i][j].text);
+        }
+    }
+    free(p->dev_rules.text);
+    free(p->masked_paths.text);
+    free(p->readonly_paths.text);
+    free(p->capabilities.text);
+    free(p);
+}
