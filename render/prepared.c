@@ -76,8 +76,9 @@ int prepare_dev_rules(struct oci_prepared *out, const struct oci_dev_rule *items
 struct render_prepared *render_prepared_new(void)
 {
     struct render_prepared *p = calloc(1, sizeof(*p));
-    if (p && (seccomp_prepare(p) || mounts_prepare(p) || devices_prepare(p) ||
-              linux_prepare(p) || process_prepare(p))) {
+    /* The seccomp profiles are those of the default capability set: process first. */
+    if (p && (process_prepare(p) || seccomp_prepare(p) || mounts_prepare(p) ||
+              devices_prepare(p) || linux_prepare(p))) {
         render_prepared_free(p);
         p = NULL;
     }

@@ -40,7 +40,8 @@ struct render_prepared {
     struct oci_prepared capabilities;
 };
 
-/* Each step's parts; 0, or -1 when out of memory. */
+/* Each step's parts; 0, or -1 when out of memory. seccomp_prepare() uses the capability
+ * list process_prepare() fills. */
 int seccomp_prepare(struct render_prepared *p);
 int mounts_prepare(struct render_prepared *p);
 int devices_prepare(struct render_prepared *p);

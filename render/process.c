@@ -15,28 +15,29 @@
 
 /* ---- capabilities ---- */
 
-/* Sorted, and written as they are (the set is a list of these constants). */
-static const char *const all_caps[] = {
-    "CAP_AUDIT_CONTROL",    "CAP_AUDIT_READ",      "CAP_AUDIT_WRITE",     "CAP_BLOCK_SUSPEND",
-    "CAP_BPF",              "CAP_CHECKPOINT_RESTORE", "CAP_CHOWN",        "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",  "CAP_FOWNER",          "CAP_FSETID",          "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",        "CAP_KILL",            "CAP_LEASE",           "CAP_LINUX_IMMUTABLE",
-    "CAP_MAC_ADMIN",        "CAP_MAC_OVERRIDE",    "CAP_MKNOD",           "CAP_NET_ADMIN",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",   "CAP_NET_RAW",         "CAP_PERFMON",
-    "CAP_SETFCAP",          "CAP_SETGID",          "CAP_SETPCAP",         "CAP_SETUID",
-    "CAP_SYS_ADMIN",        "CAP_SYS_BOOT",        "CAP_SYS_CHROOT",      "CAP_SYS_MODULE",
-    "CAP_SYS_NICE",         "CAP_SYS_PACCT",       "CAP_SYS_PTRACE",      "CAP_SYS_RAWIO",
-    "CAP_SYS_RESOURCE",     "CAP_SYS_TIME",        "CAP_SYS_TTY_CONFIG",  "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
+/* Sorted, and written as they are (the set is a list of these names); `dflt` marks Docker's
+ * default set. */
+static const struct capability {
+    const char *name;
+    bool dflt;
+} all_caps[] = {
+    {"CAP_AUDIT_CONTROL", false},    {"CAP_AUDIT_READ", false},      {"CAP_AUDIT_WRITE", true},
+    {"CAP_BLOCK_SUSPEND", false},    {"CAP_BPF", false},             {"CAP_CHECKPOINT_RESTORE", false},
+    {"CAP_CHOWN", true},             {"CAP_DAC_OVERRIDE", true},     {"CAP_DAC_READ_SEARCH", false},
+    {"CAP_FOWNER", true},            {"CAP_FSETID", true},           {"CAP_IPC_LOCK", false},
+    {"CAP_IPC_OWNER", false},        {"CAP_KILL", true},             {"CAP_LEASE", false},
+    {"CAP_LINUX_IMMUTABLE", false},  {"CAP_MAC_ADMIN", false},       {"CAP_MAC_OVERRIDE", false},
+    {"CAP_MKNOD", true},             {"CAP_NET_ADMIN", false},       {"CAP_NET_BIND_SERVICE", true},
+    {"CAP_NET_BROADCAST", false},    {"CAP_NET_RAW", true},          {"CAP_PERFMON", false},
+    {"CAP_SETFCAP", true},           {"CAP_SETGID", true},           {"CAP_SETPCAP", true},
+    {"CAP_SETUID", true},            {"CAP_SYS_ADMIN", false},       {"CAP_SYS_BOOT", false},
+    {"CAP_SYS_CHROOT", true},        {"CAP_SYS_MODULE", false},      {"CAP_SYS_NICE", false},
+    {"CAP_SYS_PACCT", false},        {"CAP_SYS_PTRACE", false},      {"CAP_SYS_RAWIO", false},
+    {"CAP_SYS_RESOURCE", false},     {"CAP_SYS_TIME", false},        {"CAP_SYS_TTY_CONFIG", false},
+    {"CAP_SYSLOG", false},           {"CAP_WAKE_ALARM", false},
 };
 #define N_CAPS (sizeof(all_caps) / sizeof(all_caps[0]))
 #define CAP_PREFIX_LEN 4 /* "CAP_" */
-
-/* Docker's default capability set. */
-static const char *const default_caps[] = {
-    "CHOWN",  "DAC_OVERRIDE", "FSETID",  "FOWNER",           "MKNOD",      "NET_RAW", "SETGID",
-    "SETUID", "SETFCAP",      "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",    "AUDIT_WRITE",
-};
 
 /* Index in all_caps of a name given with or without CAP_, in any case; -1 unknown, -2 ALL. */
 static int cap_index(const char *name)
@@ -55,7 +56,7 @@ static int cap_index(const char *name)
         return -2;
     }
     for (size_t i = 0; i < N_CAPS; i++) {
-        const char *known = all_caps[i] + CAP_PREFIX_LEN;
+        const char *known = all_caps[i].name + CAP_PREFIX_LEN;
         if (known[0] == bare[0] && strcmp(known, bare) == 0) {
             return (int)i;
         }
@@ -63,14 +64,11 @@ static int cap_index(const char *name)
     return -1;
 }
 
-_Static_assert(sizeof(default_caps) / sizeof(default_caps[0]) == DEFAULT_CAPABILITIES,
-               "render/prepared.h counts the default set");
-
 /* The default set as flags per all_caps index. */
 static void default_cap_flags(bool have[N_CAPS])
 {
-    for (size_t d = 0; d < sizeof(default_caps) / sizeof(default_caps[0]); d++) {
-        have[cap_index(default_caps[d])] = true;
+    for (size_t i = 0; i < N_CAPS; i++) {
+        have[i] = all_caps[i].dflt;
     }
 }
 
@@ -124,7 +122,7 @@ static int render_capabilities(struct rctx *c, bool *added_any)
     }
     struct strv *set = &c->cfg->process.capabilities;
     for (size_t i = 0; i < N_CAPS; i++) { /* all_caps is sorted, so the list is too */
-        if (have[i] && strv_push(c->a, set, all_caps[i])) {
+        if (have[i] && strv_push(c->a, set, all_caps[i].name)) {
             return rctx_nomem(c);
         }
     }
@@ -139,10 +137,14 @@ int process_prepare(struct render_prepared *p)
     bool have[N_CAPS] = {0};
     size_t n = 0;
     default_cap_flags(have);
-    for (size_t i = 0; i < N_CAPS; i++) { /* as render_capabilities lists them */
-        if (have[i]) {
-            p->capability_items[n++] = all_caps[i];
+    for (size_t i = 0; i < N_CAPS; i++) {
+        if (have[i] && n < DEFAULT_CAPABILITIES) { /* as render_capabilities lists them */
+            p->capability_items[n] = all_caps[i].name;
         }
+        n += have[i];
+    }
+    if (n != DEFAULT_CAPABILITIES) {
+        return -1; /* render/prepared.h counts the default set */
     }
     return prepare_strings(&p->capabilities, OCI_DEPTH_CAPABILITY_LISTS, p->capability_items, n);
 }

@@ -440,18 +440,6 @@ static void write_default(struct jw *w, const struct abi_set *set, const struct 
 
 #define PREPARED_PROFILE_MAX (1u << 20) /* a profile is about 12 KiB */
 
-/*
- * The bounding set of a service without cap_add, cap_drop or privileged: Docker's default
- * set (render/process.c, default_caps), as process.c lists it, CAP_-prefixed and sorted.
- * Most services run with it, so its profiles are the ones prepared.
- */
-static const char *const default_caps[] = {
-    "CAP_AUDIT_WRITE", "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",
-    "CAP_FSETID",      "CAP_KILL",   "CAP_MKNOD",        "CAP_NET_BIND_SERVICE",
-    "CAP_NET_RAW",     "CAP_SETFCAP", "CAP_SETGID",      "CAP_SETPCAP",
-    "CAP_SETUID",      "CAP_SYS_CHROOT",
-};
-
 /* Which lifted groups a bounding set opens, one bit per `lifted` entry. The profile depends
  * on the set only through these (CAP_SYS_ADMIN, which also drops the clone rules, opens the
  * first), so two sets with the same bits get the same bytes. */
@@ -468,22 +456,38 @@ static uint64_t lifted_groups(const struct strv *caps)
 
 _Static_assert(ARRAY_LEN(lifted) <= 64, "lifted_groups() keeps one bit per group");
 
-/* The lifted groups of the default set: the profile its texts are prepared for. */
-static uint64_t default_lifted_groups(void)
-{
-    static const struct strv defaults = {.n = ARRAY_LEN(default_caps),
-                                         .v = (const char **)(uintptr_t)default_caps};
-    return lifted_groups(&defaults);
-}
 
 _Static_assert(ARRAY_LEN(abi_sets) == SECCOMP_ABI_SETS, "render/prepared.h counts abi_sets");
 
+/* The bounding set of a service without cap_add, cap_drop or privileged: Docker's default
+ * set, as render/process.c lists it (process_prepare() has filled it). Most services run with
+ * it, so its profiles are the ones prepared. */
+static struct strv default_set(const struct render_prepared *p)
+{
+    /* The list only borrows the names: nothing writes through them. */
+    return (struct strv){.n = DEFAULT_CAPABILITIES, .cap = DEFAULT_CAPABILITIES,
+                         .v = (const char **)(uintptr_t)p->capability_items};
+}
+
+/* Whether the bounding set is the default set's very list of names (render/process.c fills
+ * both from one table), so that the profile is the prepared one without looking further. */
+static bool is_default_set(const struct strv *caps, const struct render_prepared *p)
+{
+    if (caps->n != DEFAULT_CAPABILITIES) {
+        return false;
+    }
+    for (size_t i = 0; i < DEFAULT_CAPABILITIES; i++) {
+        if (caps->v[i] != p->capability_items[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int seccomp_prepare(struct render_prepared *p)
 {
-    /* The string literals are never written through: the list only borrows them. */
-    const struct strv caps = {.n = ARRAY_LEN(default_caps), .cap = ARRAY_LEN(default_caps),
-                              .v = (const char **)(uintptr_t)default_caps};
-    p->lifted = default_lifted_groups();
+    const struct strv caps = default_set(p);
+    p->lifted = lifted_groups(&caps);
     for (size_t i = 0; i < ARRAY_LEN(abi_sets); i++) {
         struct sbuf b;
         struct jw w;
@@ -587,7 +591,7 @@ static int default_profile(struct rctx *c, struct oci_seccomp *s)
     const struct render_prepared *p = c->set->prepared;
     /* The default set's texts serve every set that opens the same groups (the usual
      * cap_drop: [NET_RAW] or cap_add: [NET_ADMIN] change nothing in the profile). */
-    if (p && lifted_groups(caps) == p->lifted) {
+    if (p && (is_default_set(caps, p) || lifted_groups(caps) == p->lifted)) {
         const struct prepared_text *t = &p->seccomp[m->set - abi_sets];
         s->text = t->text;
         s->text_len = t->len;
