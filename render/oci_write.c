@@ -64,44 +64,31 @@ static void member_strings_prepared(struct jw *w, const char *key, const struct 
     strings_prepared(w, list, p);
 }
 
-static bool same_mount(const struct oci_mount *a, const struct oci_mount *b)
+static bool same_mount(const void *have, const void *want)
 {
+    const struct oci_mount *a = have, *b = want;
     return a->destination == b->destination && a->type == b->type && a->source == b->source &&
            a->options.v == b->options.v && a->options.n == b->options.n;
 }
 
-/* How many of the first mounts the prepared text holds (0: none, write them all). */
-static size_t prepared_mounts(const struct jw *w, const struct oci_mounts *list)
+static bool same_dev_rule(const void *have, const void *want)
 {
-    const struct oci_prepared *p = list->prefix;
-    if (!prepared_fits(w, p) || list->n < p->n) {
-        return 0;
-    }
-    const struct oci_mount *want = p->items;
-    for (size_t i = 0; i < p->n; i++) {
-        if (!same_mount(&list->v[i], &want[i])) {
-            return 0;
-        }
-    }
-    return p->n;
-}
-
-static bool same_dev_rule(const struct oci_dev_rule *a, const struct oci_dev_rule *b)
-{
+    const struct oci_dev_rule *a = have, *b = want;
     return a->allow == b->allow && a->type == b->type && a->has_major == b->has_major &&
            a->has_minor == b->has_minor && a->major == b->major && a->minor == b->minor &&
            a->access == b->access;
 }
 
-static size_t prepared_dev_rules(const struct jw *w, const struct oci_dev_rules *list)
+/* How many of a list's first items (`n` of `size` bytes) the prepared elements hold: all of
+ * its items when the list starts with them, else 0 (write them all). */
+static size_t prepared_prefix(const struct jw *w, const struct oci_prepared *p, const void *items,
+                              size_t n, size_t size, bool (*same)(const void *, const void *))
 {
-    const struct oci_prepared *p = list->prefix;
-    if (!prepared_fits(w, p) || list->n < p->n) {
+    if (!prepared_fits(w, p) || n < p->n) {
         return 0;
     }
-    const struct oci_dev_rule *want = p->items;
     for (size_t i = 0; i < p->n; i++) {
-        if (!same_dev_rule(&list->v[i], &want[i])) {
+        if (!same((const char *)items + i * size, (const char *)p->items + i * size)) {
             return 0;
         }
     }
@@ -159,12 +146,13 @@ static void write_mounts(struct jw *w, const struct oci_config *c)
 {
     jw_key(w, "mounts");
     jw_array_open(w);
-    size_t i = prepared_mounts(w, &c->mounts);
+    const struct oci_mounts *ms = &c->mounts;
+    size_t i = prepared_prefix(w, ms->prefix, ms->v, ms->n, sizeof(*ms->v), same_mount);
     if (i) {
-        jw_elements(w, c->mounts.prefix->text, c->mounts.prefix->len);
+        jw_elements(w, ms->prefix->text, ms->prefix->len);
     }
-    for (; i < c->mounts.n; i++) {
-        oci_write_mount(w, &c->mounts.v[i]);
+    for (; i < ms->n; i++) {
+        oci_write_mount(w, &ms->v[i]);
     }
     jw_array_close(w);
 }
@@ -321,12 +309,13 @@ static void write_dev_rules(struct jw *w, const struct oci_linux *l)
 {
     jw_key(w, "devices");
     jw_array_open(w);
-    size_t i = prepared_dev_rules(w, &l->dev_rules);
+    const struct oci_dev_rules *rs = &l->dev_rules;
+    size_t i = prepared_prefix(w, rs->prefix, rs->v, rs->n, sizeof(*rs->v), same_dev_rule);
     if (i) {
-        jw_elements(w, l->dev_rules.prefix->text, l->dev_rules.prefix->len);
+        jw_elements(w, rs->prefix->text, rs->prefix->len);
     }
-    for (; i < l->dev_rules.n; i++) {
-        oci_write_dev_rule(w, &l->dev_rules.v[i]);
+    for (; i < rs->n; i++) {
+        oci_write_dev_rule(w, &rs->v[i]);
     }
     jw_array_close(w);
 }

@@ -44,33 +44,41 @@ int prepare_strings(struct oci_prepared *out, int depth, const char *const *item
     return take_text(out, &w, &b, 0);
 }
 
-/* Elements are written inside an array opened one level up; the text leaves out its '['. */
-int prepare_mounts(struct oci_prepared *out, const struct oci_mount *items, size_t n)
+/* `n` items of `size` bytes as the first elements of an array whose elements are at `depth`:
+ * written inside an array opened one level up, and the text leaves out its '['. */
+static int prepare_elements(struct oci_prepared *out, int depth, const void *items, size_t n,
+                            size_t size, void (*write_item)(struct jw *, const void *))
 {
     struct sbuf b;
     struct jw w;
     sbuf_init(&b, PREPARED_TEXT_MAX);
-    jw_init(&w, &b, false, OCI_DEPTH_MOUNTS - 1);
+    jw_init(&w, &b, false, depth - 1);
     jw_array_open(&w);
     for (size_t i = 0; i < n; i++) {
-        oci_write_mount(&w, &items[i]);
+        write_item(&w, (const char *)items + i * size);
     }
-    *out = (struct oci_prepared){.items = items, .n = n, .depth = OCI_DEPTH_MOUNTS};
+    *out = (struct oci_prepared){.items = items, .n = n, .depth = depth};
     return take_text(out, &w, &b, 1);
+}
+
+static void write_mount(struct jw *w, const void *m)
+{
+    oci_write_mount(w, m);
+}
+
+static void write_dev_rule(struct jw *w, const void *r)
+{
+    oci_write_dev_rule(w, r);
+}
+
+int prepare_mounts(struct oci_prepared *out, const struct oci_mount *items, size_t n)
+{
+    return prepare_elements(out, OCI_DEPTH_MOUNTS, items, n, sizeof(*items), write_mount);
 }
 
 int prepare_dev_rules(struct oci_prepared *out, const struct oci_dev_rule *items, size_t n)
 {
-    struct sbuf b;
-    struct jw w;
-    sbuf_init(&b, PREPARED_TEXT_MAX);
-    jw_init(&w, &b, false, OCI_DEPTH_DEV_RULES - 1);
-    jw_array_open(&w);
-    for (size_t i = 0; i < n; i++) {
-        oci_write_dev_rule(&w, &items[i]);
-    }
-    *out = (struct oci_prepared){.items = items, .n = n, .depth = OCI_DEPTH_DEV_RULES};
-    return take_text(out, &w, &b, 1);
+    return prepare_elements(out, OCI_DEPTH_DEV_RULES, items, n, sizeof(*items), write_dev_rule);
 }
 
 struct render_prepared *render_prepared_new(void)
