@@ -7,7 +7,7 @@ CMAKE_FLAGS ?= -DOCIRENDER_WERROR=ON
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: all deps deps-test build build-asan test test-fast run bench fuzz clean
+.PHONY: all deps deps-test build build-asan test test-fast run bench fuzz fuzz-yaml clean
 
 all: build
 
@@ -49,6 +49,11 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/deps.sh fuzz
 	JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# The YAML fast path (render/yaml_fast.c) against libyaml alone, event by event.
+fuzz-yaml:
+	@scripts/deps.sh fuzz
+	FUZZ_TARGET=fuzz_yaml_fast JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz

@@ -57,6 +57,10 @@ struct dnode *dom_parse(struct arena *a, const char *buf, size_t len, int fmt, i
                         struct err *err) WARN_UNUSED;
 struct dnode *dom_parse_yaml(struct arena *a, const char *buf, size_t len,
                              struct err *err) WARN_UNUSED;
+/* dom_parse_yaml without its fast path (render/yaml_fast.c): libyaml's events only. The
+ * differential tests compare the two. */
+struct dnode *dom_parse_yaml_libyaml(struct arena *a, const char *buf, size_t len,
+                                     struct err *err) WARN_UNUSED;
 struct dnode *dom_parse_json(struct arena *a, const char *buf, size_t len,
                              struct err *err) WARN_UNUSED;
 

@@ -2,6 +2,10 @@
  * YAML input through libyaml's event API (never its document API, which expands aliases),
  * straight into arena nodes.
  *
+ * The events come from yaml_fast.c when the input is plain block YAML of the kind specs are
+ * written in (it yields exactly libyaml's events, several times faster), else from libyaml.
+ * Either way every check below applies to the same events.
+ *
  * We accept the subset a spec needs and refuse, with line and column, everything that makes
  * YAML dangerous or ambiguous: anchors and aliases (billion laughs), merge keys, custom tags,
  * more than one document, duplicate keys, non-scalar keys, NUL characters, and nesting past
@@ -23,6 +27,7 @@
 
 #include "common/limits.h"
 #include "common/strutil.h"
+#include "render/yaml_fast.h"
 
 #define LINEAR_KEY_SCAN 32 /* members a mapping may have before its keys are hashed */
 
@@ -416,13 +421,24 @@ static int parser_error(struct yload *y, const yaml_parser_t *parser, const char
     return yerr(y, &mark, ERR_SPEC_SYNTAX, "YAML syntax error: %s", msg);
 }
 
-struct dnode *dom_parse_yaml(struct arena *a, const char *buf, size_t len, struct err *err)
+/* Feed the fast path's events; it has already checked the whole input. */
+static int load_fast_events(struct yload *y, const struct yfast *fast)
 {
-    struct yload y = {.arena = a, .err = err};
+    for (size_t i = 0; i < fast->count; i++) {
+        yaml_event_t ev;
+        yfast_to_yaml_event(&fast->events[i], &ev);
+        if (on_event(y, &ev)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_libyaml_events(struct yload *y, const char *buf, size_t len)
+{
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
-        err_nomem(err);
-        return NULL;
+        return err_nomem(y->err);
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
@@ -431,14 +447,41 @@ struct dnode *dom_parse_yaml(struct arena *a, const char *buf, size_t len, struc
     while (!done && rc == 0) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
-            rc = parser_error(&y, &parser, buf, len);
+            rc = parser_error(y, &parser, buf, len);
             break;
         }
         done = ev.type == YAML_STREAM_END_EVENT;
-        rc = on_event(&y, &ev);
+        rc = on_event(y, &ev);
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&parser);
+    return rc;
+}
+
+static struct dnode *parse_yaml(struct arena *a, const char *buf, size_t len, bool try_fast,
+                                struct err *err)
+{
+    struct yload y = {.arena = a, .err = err};
+    struct yfast fast;
+    enum yfast_result fast_result = YFAST_UNSUPPORTED;
+    int rc;
+    if (try_fast) {
+        fast_result = yfast_scan(&fast, buf, len);
+    }
+    switch (fast_result) {
+    case YFAST_OK:
+        rc = load_fast_events(&y, &fast);
+        break;
+    case YFAST_NOMEM:
+        rc = err_nomem(err);
+        break;
+    default:
+        rc = load_libyaml_events(&y, buf, len);
+        break;
+    }
+    if (try_fast) {
+        yfast_release(&fast);
+    }
     while (y.depth > 0) {
         free(y.stack[--y.depth].hash);
     }
@@ -447,4 +490,17 @@ struct dnode *dom_parse_yaml(struct arena *a, const char *buf, size_t len, struc
         rc = err_set(err, ERR_SPEC_SYNTAX, "", "the document is empty");
     }
     return rc ? NULL : y.root;
+}
+
+/* The fast path takes the plain YAML specs are written in; libyaml takes everything else,
+ * including every input with a syntax error, so errors read the same either way. */
+struct dnode *dom_parse_yaml(struct arena *a, const char *buf, size_t len, struct err *err)
+{
+    return parse_yaml(a, buf, len, true, err);
+}
+
+struct dnode *dom_parse_yaml_libyaml(struct arena *a, const char *buf, size_t len,
+                                     struct err *err)
+{
+    return parse_yaml(a, buf, len, false, err);
 }
