@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: any bytes as a request body (plain spec or envelope, YAML or JSON) through
- * parse, secret-reference listing, render (placeholder secrets) and exact output.
+ * parse, secret-reference listing, render (placeholder secrets) and exact output; and the YAML
+ * fast path against libyaml on the same bytes (fuzz_yaml_fast.c does only that).
  * Build: tests/fuzz/run.sh (clang -fsanitize=fuzzer,address,undefined).
  */
 #include <stddef.h>
@@ -10,11 +11,16 @@
 
 #include "common/jsonx.h"
 #include "render/render.h"
+#include "tests/fuzz/yaml_diff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    char why[512];
+    if (ydiff_check((const char *)data, size, why, sizeof(why)) == YDIFF_DIFFERENT) {
+        abort(); /* the YAML fast path must give libyaml's events exactly */
+    }
     struct err err;
     err_init(&err);
     struct render_request *req = NULL;
