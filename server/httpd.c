@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -423,11 +424,29 @@ static bool declared_length(struct MHD_Connection *c, uint64_t *n)
     return cl && str_to_u64(cl, n) == 0;
 }
 
-/* 413 before reading a byte when Content-Length already says too much. */
-static bool declared_too_large(struct MHD_Connection *c, size_t max)
+static bool expects_continue(struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return v && strcasecmp(v, "100-continue") == 0;
+}
+
+enum declared_size { DECLARED_WITHIN, DECLARED_DRAIN, DECLARED_REFUSE_NOW };
+
+/*
+ * What to do with a Content-Length over the limit. Answering at once and closing while the
+ * body still arrives makes the kernel reset the connection, and the reset can destroy the 413
+ * before the client reads it. So a body within HTTPD_BODY_DRAIN_MAX of the limit is read and
+ * dropped, then answered. A client that waits for 100 Continue sends nothing yet, and one that
+ * declares far more is not worth reading: both are answered before the body.
+ */
+static enum declared_size declared_size(struct MHD_Connection *c, size_t max)
 {
     uint64_t n;
-    return declared_length(c, &n) && n > max;
+    if (!declared_length(c, &n) || n <= max) {
+        return DECLARED_WITHIN;
+    }
+    return n - max <= HTTPD_BODY_DRAIN_MAX && !expects_continue(c) ? DECLARED_DRAIN
+                                                                    : DECLARED_REFUSE_NOW;
 }
 
 /*
@@ -484,9 +503,10 @@ static enum MHD_Result request_route(struct request_state *rs, struct MHD_Connec
 static enum MHD_Result request_on_headers(struct request_state *rs, struct MHD_Connection *c)
 {
     enum MHD_Result r = request_route(rs, c);
-    /* A body to read runs the body deadline; anything else has been answered or is ours. */
-    conns_set_phase(rs->h->conns, rs->conn,
-                    r == MHD_YES && rs->buffering ? CONN_BODY : CONN_WORKING);
+    /* A body to read or drain runs the body deadline; anything else has been answered or is
+     * ours. */
+    bool body_ahead = rs->buffering || rs->too_large;
+    conns_set_phase(rs->h->conns, rs->conn, r == MHD_YES && body_ahead ? CONN_BODY : CONN_WORKING);
     return r;
 }
 
@@ -514,9 +534,10 @@ static enum MHD_Result request_route(struct request_state *rs, struct MHD_Connec
     if ((rs->route->flags & ROUTE_AUTH) && h->o.auth && authenticate(rs, c, &err, &presented)) {
         return reply_unauthenticated(rs, c, &err, presented);
     }
-    if (declared_too_large(c, h->o.max_body)) {
-        too_large_error(rs, &err);
-        return respond_error(rs, c, &err);
+    switch (declared_size(c, h->o.max_body)) {
+    case DECLARED_WITHIN: break;
+    case DECLARED_DRAIN: rs->too_large = true; return MHD_YES; /* 413 once it is read */
+    case DECLARED_REFUSE_NOW: too_large_error(rs, &err); return respond_error(rs, c, &err);
     }
     if (rs->route->flags & ROUTE_BODY) {
         enum render_format fmt;

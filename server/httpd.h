@@ -38,8 +38,9 @@ struct metrics;
 /* Per-connection memory pool: headers plus read buffer. 10 000 headers do not fit: such a
  * request gets libmicrohttpd's own 431 and the connection is closed. */
 #define HTTPD_CONNECTION_MEMORY (32u << 10)
-/* A streamed body past --max-body is read and dropped up to this much more, so the client
- * can still see the 413; a client that keeps sending beyond is disconnected. */
+/* A body past --max-body is read and dropped up to this much more, so the client can still
+ * see the 413 (closing on an arriving body resets the connection); a client that keeps
+ * sending beyond is disconnected, and a larger Content-Length is answered before the body. */
 #define HTTPD_BODY_DRAIN_MAX (8u << 20)
 
 enum httpd_event_loop { HTTPD_LOOP_POLL = 0, HTTPD_LOOP_EPOLL = 1 };

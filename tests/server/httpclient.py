@@ -9,6 +9,10 @@ curl covers ordinary requests; these cover what curl cannot do on purpose:
   headers HOST PORT N                     a request with N headers; print the status line
   slow-upload HOST PORT FILE MARK DELAY   send half of FILE, touch MARK, wait DELAY seconds,
                                           send the rest; print the status code and body
+  declared HOST PORT LENGTH WAIT          POST headers declaring LENGTH body bytes and wait up to
+                                          WAIT seconds for an answer; then send the body if none
+                                          came; print "before-body" or "after-body", then the
+                                          status code
 Exit status 0 when the check passed, 1 otherwise (details on stderr).
 """
 import concurrent.futures
@@ -185,6 +189,42 @@ def cmd_slow_upload(host, port, path, mark, delay):
     return 0
 
 
+def read_status_line(sock):
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode("latin-1")
+
+
+def status_code(line):
+    parts = line.split(" ")
+    return parts[1] if len(parts) > 1 else "(no status: %r)" % line
+
+
+def cmd_declared(host, port, length, wait):
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(b"POST /render HTTP/1.1\r\nHost: test\r\nContent-Type: application/yaml\r\n"
+                 b"Content-Length: %d\r\n\r\n" % int(length))
+    sock.settimeout(float(wait))
+    try:
+        first = sock.recv(1, socket.MSG_PEEK)
+    except socket.timeout:
+        first = None
+    sock.settimeout(60)
+    if first is not None:
+        print("before-body", status_code(read_status_line(sock)))
+        return 0
+    left = int(length)
+    block = b"a" * 65536
+    while left:
+        left -= sock.send(block[:min(left, len(block))])
+    print("after-body", status_code(read_status_line(sock)))
+    return 0
+
+
 def main(argv):
     commands = {
         "parallel": (cmd_parallel, 5),
@@ -192,6 +232,7 @@ def main(argv):
         "slow": (cmd_slow, 2),
         "headers": (cmd_headers, 3),
         "slow-upload": (cmd_slow_upload, 5),
+        "declared": (cmd_declared, 4),
     }
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__, file=sys.stderr)
