@@ -210,6 +210,7 @@ int cmd_render(int argc, char **argv)
     err_init_issues(&err, &issues);
     size_t len = 0;
     json_t *facts = NULL, *image = NULL, *values = NULL, *secrets = NULL, *server_env = NULL;
+    json_t *warnings = NULL;
     struct render_request *req = NULL;
     struct render_result res = {0};
     struct render_secret_refs refs = {0};
@@ -242,7 +243,11 @@ int cmd_render(int argc, char **argv)
     if (render_execute(req, &settings, values, &res, &err)) {
         goto out;
     }
-    cli_print_warnings(res.warnings);
+    if (!(warnings = render_result_warnings_json(&res))) {
+        err_nomem(&err);
+        goto out;
+    }
+    cli_print_warnings(warnings);
     if (!o.envelope && json_object_size(res.secret_files)) {
         /* The values travel only in the envelope: say so instead of failing quietly later. */
         fprintf(stderr, "ocirender: note: %zu secret file%s (env keys ending in _FILE) %s not "
@@ -262,6 +267,7 @@ out:
     cli_secret_values_free(values);
     json_decref(secrets);
     json_decref(server_env);
+    json_decref(warnings);
     render_secret_refs_release(&refs);
     render_result_release(&res);
     render_request_free(req);

@@ -41,7 +41,7 @@ static int reply_rendered(struct http_resp *resp, const struct render_result *re
     if (render_output_text(res, flags, secrets_list, &out, &err)) {
         return http_reply_problem(resp, &err);
     }
-    int rc = reply_ok(resp, &out, (unsigned)json_array_size(res->warnings));
+    int rc = reply_ok(resp, &out, (unsigned)res->n_warnings);
     render_output_release(&out);
     return rc;
 }

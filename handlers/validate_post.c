@@ -35,19 +35,21 @@ static int render_placeholders(const struct http_req *req, const struct handler_
     return rc;
 }
 
-/* {"valid", "errors", "warnings"}; `err` NULL means valid. */
-static int reply_verdict(struct http_resp *resp, const struct err *err, const json_t *warnings)
+/* {"valid", "errors", "warnings"}; `err` NULL means valid (and `res` holds the render). */
+static int reply_verdict(struct http_resp *resp, const struct err *err,
+                         const struct render_result *res)
 {
     json_t *doc = json_object();
     int rc = -1;
     if (doc && !jsonx_set_bool(doc, "valid", err == NULL) &&
         !json_object_set_new(doc, "errors", err ? http_err_issues_new(err) : json_array()) &&
-        !json_object_set_new(doc, "warnings", warnings ? json_deep_copy(warnings) : json_array())) {
+        !json_object_set_new(doc, "warnings",
+                             err ? json_array() : render_result_warnings_json(res))) {
         rc = http_reply_json(resp, 200, doc, JSONX_PRETTY);
     }
     json_decref(doc);
     if (rc == 0) {
-        resp->warnings = (unsigned)json_array_size(warnings);
+        resp->warnings = err ? 0 : (unsigned)res->n_warnings;
         rc = http_resp_set_header(resp, "Ocirender-Warnings", "%u", resp->warnings);
     }
     return rc;
@@ -69,7 +71,7 @@ int handler_validate_post(const struct http_req *req, struct http_resp *resp,
         rc = is_spec_verdict(err.code) ? reply_verdict(resp, &err, NULL)
                                        : http_reply_problem(resp, &err);
     } else {
-        rc = reply_verdict(resp, NULL, res.warnings);
+        rc = reply_verdict(resp, NULL, &res);
     }
     render_result_release(&res);
     return rc;

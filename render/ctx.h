@@ -52,7 +52,8 @@ struct rctx {
     /* Output under construction. The config lives in `a`; the three documents are new
      * references that render_execute hands to the result. */
     struct oci_config *cfg;
-    json_t *warnings;     /* [{code, message, path}] */
+    struct render_warning *warnings; /* in `a`, handed to the result */
+    size_t n_warnings, warnings_cap;
     json_t *files;        /* {"resolv.conf": "...", "hosts": "..."} */
     json_t *secret_files; /* {NAME: {value, uid, gid, mode}}: secrets as files */
     json_t *linux_extra;  /* {intelRdt, netDevices} from CDI edits: c->cfg->linux_.extra */
@@ -64,15 +65,20 @@ int rctx_init(struct rctx *c, const struct render_request *req, const struct ren
 /* Release what the context still owns (the documents render_execute did not hand over). */
 void rctx_release(struct rctx *c);
 
+/* c->spath from the request: "services.web", or "" for a bare ServiceSpec. */
+void rctx_set_service_path(struct rctx *c, const struct render_request *req);
 /* Spec path of a field of the selected service: "services.web.resources.memory". */
 const char *rctx_path(struct rctx *c, char *buf, size_t size, const char *field);
 /* 422 at a service field. Returns -1. */
 int rctx_fail(struct rctx *c, const char *field, const char *fmt, ...) PRINTF(3, 4);
 int rctx_fail_code(struct rctx *c, enum err_code code, const char *field, const char *fmt, ...)
     PRINTF(4, 5);
-/* Append a warning {code, message, path}. Returns -1 only when out of memory. */
+/* Append a warning {code, message, path} at a service field. `code` is a string constant.
+ * Returns -1 only when out of memory. */
 int rctx_warn(struct rctx *c, const char *code, const char *field, const char *fmt, ...)
     PRINTF(4, 5);
+/* The same at a path given whole: a request member, not a spec field. */
+int rctx_warn_at(struct rctx *c, const char *code, const char *path, const char *message);
 int rctx_nomem(struct rctx *c);
 
 /* Arena helpers that report out of memory in c->err: a copy of `s`, a formatted string. */

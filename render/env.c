@@ -17,6 +17,7 @@
 #include "common/sbuf.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
+#include "render/spec_path.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SECRET_PREFIX "$S:"
@@ -351,9 +352,7 @@ static const struct env_item *sorted_env(struct arena *a, const struct mmap *env
 /* The service-relative field of a spec env key: env.NAME, or env["odd name"]. */
 static const char *env_field(const char *key, char *buf, size_t size)
 {
-    char seg[ERR_PATH_MAX];
-    path_key_segment(seg, sizeof(seg), key);
-    snprintf(buf, size, "env%s", seg);
+    spec_path_of_key(buf, size, "env", key);
     return buf;
 }
 
@@ -369,11 +368,7 @@ static void request_path_ctx(const struct render_request *req, struct rctx *c, s
     memset(c, 0, sizeof(*c));
     c->req = req;
     c->err = err;
-    if (req->deployment_name) {
-        char seg[ERR_PATH_MAX];
-        path_key_segment(seg, sizeof(seg), req->service_name);
-        snprintf(c->spath, sizeof(c->spath), "services%s", seg);
-    }
+    rctx_set_service_path(c, req);
 }
 
 /* Keep the first malformed reference's key and message: render_request_secret_refs and
@@ -583,10 +578,9 @@ static int image_env(struct rctx *c)
         if (!eq || eq == e) {
             char path[64];
             snprintf(path, sizeof(path), "image_config.Env[%zu]", i);
-            json_t *w = json_pack("{s:s, s:s, s:s}", "code", "image_env_invalid", "message",
-                                  "image env entry is not KEY=VALUE; skipped", "path", path);
-            if (!w || json_array_append_new(c->warnings, w)) {
-                return rctx_nomem(c);
+            if (rctx_warn_at(c, "image_env_invalid", path,
+                             "image env entry is not KEY=VALUE; skipped")) {
+                return -1;
             }
             continue;
         }

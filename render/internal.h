@@ -99,7 +99,4 @@ extern const struct stype st_any;
 extern const struct stype st_string_list;
 extern const struct stype st_string_map;
 
-/* Format a path segment for a map key: ".key" or ["key"] when the key needs quoting. */
-void path_key_segment(char *buf, size_t size, const char *key);
-
 #endif

@@ -12,6 +12,7 @@
 #include "common/strutil.h"
 #include "render/ctx.h"
 #include "render/prepared.h"
+#include "render/spec_path.h"
 #include "render/units.h"
 
 /* Rootless (host.user.uid != 0): the user itself as 0, then its subordinate range as 1... */
@@ -307,9 +308,8 @@ static int sysctls(struct rctx *c, struct oci_linux *l)
     for (size_t i = 0; i < n; i++) {
         const char *why;
         if (!sysctl_allowed(c, sorted[i].key, &why)) {
-            char field[300], seg[280];
-            path_key_segment(seg, sizeof(seg), sorted[i].key);
-            snprintf(field, sizeof(field), "sysctls%s", seg);
+            char field[300];
+            spec_path_of_key(field, sizeof(field), "sysctls", sorted[i].key);
             return rctx_fail(c, field, "sysctl '%s' is not allowed: %s", sorted[i].key, why);
         }
         keys[i] = sorted[i].key;

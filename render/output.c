@@ -34,12 +34,8 @@ void render_output_release(struct render_output *out)
 /* "sha256:<hex>" of a text. */
 static int text_digest(const char *text, size_t len, char digest[RENDER_DIGEST_SIZE])
 {
-    char hex[65];
-    if (digest_sha256_hex(text, len, hex)) {
-        return -1;
-    }
-    snprintf(digest, RENDER_DIGEST_SIZE, DIGEST_PREFIX "%s", hex);
-    return 0;
+    memcpy(digest, DIGEST_PREFIX, DIGEST_PREFIX_LEN);
+    return digest_sha256_hex(text, len, digest + DIGEST_PREFIX_LEN);
 }
 
 /* Pretty text of a config document and its digest (envelopes read back from a server). The
@@ -65,6 +61,20 @@ static int write_config(const struct render_result *res, bool compact, struct sb
     return jw_finish(&w);
 }
 
+static void write_warnings(struct jw *w, const struct render_result *res)
+{
+    jw_key(w, "warnings");
+    jw_array_open(w);
+    for (size_t i = 0; i < res->n_warnings; i++) {
+        jw_object_open(w);
+        jw_member_string(w, "code", res->warnings[i].code);
+        jw_member_string(w, "message", res->warnings[i].message);
+        jw_member_string(w, "path", res->warnings[i].path);
+        jw_object_close(w);
+    }
+    jw_array_close(w);
+}
+
 /* {config, digest, warnings, files, [secret_files,] secrets}: the members' order is part of
  * the format; secret_files is there only when the service has secrets as files. */
 static int write_envelope(const struct render_result *res, const json_t *secrets, bool compact,
@@ -85,8 +95,7 @@ static int write_envelope(const struct render_result *res, const json_t *secrets
     jw_key(&w, "config");
     oci_write_config(&w, res->config->oci);
     jw_member_string(&w, "digest", digest);
-    jw_key(&w, "warnings");
-    oci_write_json(&w, res->warnings);
+    write_warnings(&w, res);
     jw_key(&w, "files");
     oci_write_json(&w, res->files);
     if (json_object_size(res->secret_files)) {

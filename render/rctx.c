@@ -10,6 +10,7 @@
 #include "common/jsonx.h"
 #include "common/strutil.h"
 #include "render/ctx.h"
+#include "render/spec_path.h"
 
 static const struct spec_resources no_resources;
 
@@ -29,22 +30,17 @@ int rctx_init(struct rctx *c, const struct render_request *req, const struct ren
     c->image = req->image_config;
     c->opt = req->options;
     c->wsl = c->host->wsl;
-    if (req->deployment_name) {
-        char seg[ERR_PATH_MAX];
-        path_key_segment(seg, sizeof(seg), req->service_name);
-        snprintf(c->spath, sizeof(c->spath), "services%s", seg);
-    }
+    rctx_set_service_path(c, req);
     c->host_network = req->host_network >= 0 ? req->host_network == 1 : c->svc->host_network;
     c->privileged = c->svc->privileged.set && c->svc->privileged.v;
     c->rootless = c->host->user && c->host->user->uid.v != 0;
     c->cgroup_version =
         c->host->cgroup && c->host->cgroup->version.set ? (int)c->host->cgroup->version.v : 2;
     c->cfg = arena_calloc(a, 1, sizeof(*c->cfg));
-    c->warnings = json_array();
     c->files = json_object();
     c->secret_files = json_object();
     c->linux_extra = json_object();
-    if (!c->cfg || !c->warnings || !c->files || !c->secret_files || !c->linux_extra) {
+    if (!c->cfg || !c->files || !c->secret_files || !c->linux_extra) {
         return rctx_nomem(c);
     }
     return 0;
@@ -54,7 +50,6 @@ void rctx_release(struct rctx *c)
 {
     json_decref(c->cdi_edits);
     json_decref(c->linux_extra);
-    json_decref(c->warnings);
     json_decref(c->files);
     jsonx_wipe_strings(c->secret_files);
     json_decref(c->secret_files);
@@ -86,14 +81,21 @@ char *rctx_printf(struct rctx *c, const char *fmt, ...)
     return out;
 }
 
+void rctx_set_service_path(struct rctx *c, const struct render_request *req)
+{
+    if (req->deployment_name) {
+        spec_path_of_key(c->spath, sizeof(c->spath), "services", req->service_name);
+    } else {
+        c->spath[0] = '\0'; /* a bare ServiceSpec: its fields are the paths */
+    }
+}
+
 const char *rctx_path(struct rctx *c, char *buf, size_t size, const char *field)
 {
-    if (!field || !*field) {
-        snprintf(buf, size, "%s", c->spath);
-    } else if (c->spath[0]) {
-        snprintf(buf, size, "%s.%s", c->spath, field);
-    } else {
-        snprintf(buf, size, "%s", field);
+    size_t len;
+    spec_path_set(buf, size, &len, c->spath);
+    if (field && *field) {
+        spec_path_push_path(buf, size, &len, field);
     }
     return buf;
 }
@@ -128,6 +130,25 @@ int rctx_nomem(struct rctx *c)
     return err_nomem(c->err);
 }
 
+int rctx_warn_at(struct rctx *c, const char *code, const char *path, const char *message)
+{
+    struct render_warning *list = arena_grow(c->a, c->warnings, c->n_warnings, &c->warnings_cap,
+                                             sizeof(*list), 4);
+    if (!list) {
+        return rctx_nomem(c);
+    }
+    c->warnings = list;
+    struct render_warning *w = &list[c->n_warnings];
+    w->code = code;
+    w->message = arena_strndup(c->a, message, strlen(message));
+    w->path = arena_strndup(c->a, path, strlen(path));
+    if (!w->message || !w->path) {
+        return rctx_nomem(c);
+    }
+    c->n_warnings++;
+    return 0;
+}
+
 int rctx_warn(struct rctx *c, const char *code, const char *field, const char *fmt, ...)
 {
     char msg[ERR_MSG_MAX], path[ERR_PATH_MAX];
@@ -135,14 +156,7 @@ int rctx_warn(struct rctx *c, const char *code, const char *field, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *w = json_object();
-    if (!w || jsonx_set_str(w, "code", code) || jsonx_set_str(w, "message", msg) ||
-        jsonx_set_str(w, "path", rctx_path(c, path, sizeof(path), field)) ||
-        json_array_append_new(c->warnings, jsonx_steal(&w))) {
-        json_decref(w);
-        return rctx_nomem(c);
-    }
-    return 0;
+    return rctx_warn_at(c, code, rctx_path(c, path, sizeof(path), field), msg);
 }
 
 const struct host_device *rctx_device_fact(const struct rctx *c, const char *path)

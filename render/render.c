@@ -26,11 +26,24 @@ void render_result_release(struct render_result *res)
         arena_release(&res->config->arena);
         free(res->config);
     }
-    json_decref(res->warnings);
     json_decref(res->files);
     jsonx_wipe_strings(res->secret_files);
     json_decref(res->secret_files);
     memset(res, 0, sizeof(*res));
+}
+
+json_t *render_result_warnings_json(const struct render_result *res)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < res->n_warnings; i++) {
+        const struct render_warning *w = &res->warnings[i];
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "code", w->code, "message",
+                                                  w->message, "path", w->path))) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
 }
 
 static bool valid_hostname(const char *h)
@@ -207,7 +220,8 @@ int render_execute(const struct render_request *req, const struct render_setting
     config->oci = c.cfg;
     out->config = config;
     config = NULL;
-    out->warnings = jsonx_steal(&c.warnings);
+    out->warnings = c.warnings;
+    out->n_warnings = c.n_warnings;
     out->files = jsonx_steal(&c.files);
     out->secret_files = jsonx_steal(&c.secret_files);
     rc = 0;

@@ -136,9 +136,19 @@ void render_prepared_free(struct render_prepared *p);
  * request lives (releasing it afterwards is fine). */
 struct render_config;
 
+/* Something the user should know about a render that went on. Lives as long as its result. */
+struct render_warning {
+    const char *code;    /* stable identifier, e.g. "seccomp_arch_assumed" (docs/api.md) */
+    const char *message;
+    const char *path;    /* the spec path ("services.web.devices[0]") or request member */
+};
+
 struct render_result {
     struct render_config *config; /* the OCI runtime config */
-    json_t *warnings; /* [{"code", "message", "path"}] */
+    /* In the order the render met them. Typed, in the config's arena: the common render has
+     * a warning or two, and building each as a document cost more than the rest of it. */
+    const struct render_warning *warnings;
+    size_t n_warnings;
     json_t *files;    /* {"resolv.conf": "...", "hosts": "..."}: bundle files */
     json_t *secret_files; /* {"NAME": {"value", "uid", "gid", "mode"}}: secrets as files */
 };
@@ -152,6 +162,9 @@ int render_execute(const struct render_request *req, const struct render_setting
                    const json_t *secret_values, struct render_result *out,
                    struct err *err) WARN_UNUSED;
 void render_result_release(struct render_result *res);
+/* The warnings as a document [{"code", "message", "path"}] (the envelope's and /validate's
+ * shape). New reference, or NULL when out of memory. */
+json_t *render_result_warnings_json(const struct render_result *res);
 /* The config as a document (for tests and callers that inspect it). New reference, or NULL
  * when out of memory. */
 json_t *render_result_config_json(const struct render_result *res);

@@ -24,15 +24,6 @@ void walk_init(struct walk *w, const struct doc *doc, struct err *err, const cha
     spec_path_set(w->path, sizeof(w->path), &w->plen, root_path);
 }
 
-void path_key_segment(char *buf, size_t size, const char *key)
-{
-    if (spec_path_key_needs_quoting(key)) {
-        snprintf(buf, size, "[\"%s\"]", key);
-    } else {
-        snprintf(buf, size, ".%s", key);
-    }
-}
-
 size_t walk_push_key(struct walk *w, const char *key)
 {
     return spec_path_push_key(w->path, sizeof(w->path), &w->plen, key);

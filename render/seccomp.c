@@ -524,18 +524,6 @@ void seccomp_write(struct jw *w, const struct oci_seccomp *s)
 
 /* ---- choosing the profile ---- */
 
-/* A warning about a request member (not a spec field): the path is used as given. */
-static int warn_at(struct rctx *c, const char *code, const char *path, const char *msg)
-{
-    json_t *w = json_object();
-    if (!w || jsonx_set_str(w, "code", code) || jsonx_set_str(w, "message", msg) ||
-        jsonx_set_str(w, "path", path) || json_array_append_new(c->warnings, jsonx_steal(&w))) {
-        json_decref(w);
-        return rctx_nomem(c);
-    }
-    return 0;
-}
-
 /* The node's machine: host.arch, else the renderer's own (with a warning). NULL with c->err
  * set. */
 static const struct machine *node_machine(struct rctx *c)
@@ -568,7 +556,7 @@ static const struct machine *node_machine(struct rctx *c)
              "machine that rendered it (%s); a node of another architecture would have its "
              "syscalls refused",
              m->name);
-    return warn_at(c, "host_arch_assumed", "host.arch", msg) ? NULL : m;
+    return rctx_warn_at(c, "host_arch_assumed", "host.arch", msg) ? NULL : m;
 }
 
 /* The default profile of the node's architectures and the bounding set: recorded, written
@@ -606,7 +594,7 @@ int render_seccomp(struct rctx *c)
     struct oci_seccomp *s = &c->cfg->linux_.seccomp;
     if (c->privileged) {
         if (custom) {
-            return warn_at(c, "seccomp_profile_privileged", "options.seccomp_profile",
+            return rctx_warn_at(c, "seccomp_profile_privileged", "options.seccomp_profile",
                            "a privileged container runs without seccomp: the custom profile is "
                            "not applied");
         }

@@ -78,3 +78,20 @@ void spec_path_pop(char *path, size_t *len, size_t saved)
     *len = saved;
     path[saved] = '\0';
 }
+
+size_t spec_path_push_path(char *path, size_t size, size_t *len, const char *sub)
+{
+    size_t saved = *len;
+    if (*len > 0) {
+        append(path, size, len, ".", 1);
+    }
+    append(path, size, len, sub, strlen(sub));
+    return saved;
+}
+
+void spec_path_of_key(char *path, size_t size, const char *root, const char *key)
+{
+    size_t len;
+    spec_path_set(path, size, &len, root);
+    spec_path_push_key(path, size, &len, key);
+}

@@ -19,5 +19,10 @@ void spec_path_set(char *path, size_t size, size_t *len, const char *root);
 size_t spec_path_push_key(char *path, size_t size, size_t *len, const char *key);
 size_t spec_path_push_index(char *path, size_t size, size_t *len, size_t i);
 void spec_path_pop(char *path, size_t *len, size_t saved);
+/* Append a relative path ("resources.memory", `env["a b"]`), after a dot unless the path is
+ * empty. */
+size_t spec_path_push_path(char *path, size_t size, size_t *len, const char *sub);
+/* The whole path `root` + key: "services.web", `sysctls["net.ipv4.ip_forward"]`. */
+void spec_path_of_key(char *path, size_t size, const char *root, const char *key);
 
 #endif

@@ -82,7 +82,8 @@ int rt_render(struct rt *t, const struct rt_in *in)
         render_output_release(&out);
         t->config = jsonx_loadb(t->text, strlen(t->text), NULL);
         CHECK(t->config != NULL);
-        t->warnings = json_incref(res.warnings);
+        t->warnings = render_result_warnings_json(&res);
+        CHECK(t->warnings != NULL);
         t->files = json_incref(res.files);
         t->secret_files = json_incref(res.secret_files);
         render_result_release(&res);
