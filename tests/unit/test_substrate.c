@@ -105,6 +105,20 @@ static void writer_matches_dump_on_tricky_values(void)
     json_decref(v);
 }
 
+/* Indentation is written in 16-byte blocks: nesting 40 deep needs five of them per line, and
+ * every depth from 0 to 40 ends a block at a different place. */
+static void writer_matches_dump_deeply_nested(void)
+{
+    json_t *doc = json_pack("{s:s}", "leaf", "bottom");
+    for (int depth = 0; depth < 40; depth++) {
+        json_t *outer = depth % 2 ? json_pack("{s:i, s:o}", "level", depth, "inner", doc)
+                                  : json_pack("[i, o, s]", depth, doc, "after");
+        doc = outer;
+    }
+    check_writer_matches_dump(doc, "nested 40 deep");
+    json_decref(doc);
+}
+
 static void check_golden(const char *name, const char *text, size_t len, const json_t *doc,
                          void *ctx)
 {
@@ -324,6 +338,7 @@ static void large_mappings_find_duplicates_in_linear_time(void)
 HARNESS_MAIN(TEST(arena_hands_out_aligned_memory_and_wipes_on_release),
              TEST(lists_grow_and_copy_borrowed_items),
              TEST(writer_matches_dump_on_tricky_values),
+             TEST(writer_matches_dump_deeply_nested),
              TEST(writer_matches_dump_on_every_golden_config),
              TEST(writer_repeats_a_value_written_before),
              TEST(writer_refuses_what_it_cannot_repeat),
