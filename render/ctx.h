@@ -50,7 +50,8 @@ struct rctx {
     bool seccomp_unconfined;              /* security_opt seccomp=unconfined */
 
     /* Output under construction. The config lives in `a`; the three documents are new
-     * references that render_execute hands to the result. */
+     * references that render_execute hands to the result, created on first use
+     * (rctx_document): most renders need none of them. */
     struct oci_config *cfg;
     struct render_warning *warnings; /* in `a`, handed to the result */
     size_t n_warnings, warnings_cap;
@@ -65,6 +66,9 @@ int rctx_init(struct rctx *c, const struct render_request *req, const struct ren
 /* Release what the context still owns (the documents render_execute did not hand over). */
 void rctx_release(struct rctx *c);
 
+/* The document in `slot` (c->files, c->secret_files, c->linux_extra), created empty on first
+ * use. NULL when out of memory (reported in c->err). */
+json_t *rctx_document(struct rctx *c, json_t **slot);
 /* c->spath from the request: "services.web", or "" for a bare ServiceSpec. */
 void rctx_set_service_path(struct rctx *c, const struct render_request *req);
 /* Spec path of a field of the selected service: "services.web.resources.memory". */

@@ -523,16 +523,23 @@ static int cdi_gids(struct rctx *c, const json_t *gids)
 static int cdi_linux_extra(struct rctx *c, const json_t *e)
 {
     const json_t *rdt = json_object_get(e, "intelRdt");
-    if (rdt && json_object_set(c->linux_extra, "intelRdt", (json_t *)(uintptr_t)rdt)) {
+    const json_t *netdevs = json_object_get(e, "netDevices");
+    if (!rdt && json_array_size(netdevs) == 0) {
+        return 0;
+    }
+    json_t *extra = rctx_document(c, &c->linux_extra);
+    if (!extra) {
+        return -1;
+    }
+    if (rdt && json_object_set(extra, "intelRdt", (json_t *)(uintptr_t)rdt)) {
         return rctx_nomem(c);
     }
-    const json_t *netdevs = json_object_get(e, "netDevices");
     for (size_t j = 0; j < json_array_size(netdevs); j++) {
         const json_t *nd = json_array_get(netdevs, j);
-        json_t *all = json_object_get(c->linux_extra, "netDevices");
+        json_t *all = json_object_get(extra, "netDevices");
         if (!all) {
             all = json_object();
-            if (!all || json_object_set_new(c->linux_extra, "netDevices", all)) {
+            if (!all || json_object_set_new(extra, "netDevices", all)) {
                 return rctx_nomem(c);
             }
         }

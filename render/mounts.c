@@ -325,7 +325,8 @@ static int bundle_file_mount(struct rctx *c, const char *name, const char *dest,
     const char *dir = c->opt->bundle_dir;
     char buf[4200]; /* the bound the path always had: a longer bundle_dir is cut */
     snprintf(buf, sizeof(buf), "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
-    if (json_object_set_new(c->files, name, json_string(text))) {
+    json_t *files = rctx_document(c, &c->files);
+    if (!files || json_object_set_new(files, name, json_string(text))) {
         return rctx_nomem(c);
     }
     const char *src = dir ? rctx_strdup(c, buf) : name;

@@ -97,7 +97,12 @@ static int write_envelope(const struct render_result *res, const json_t *secrets
     jw_member_string(&w, "digest", digest);
     write_warnings(&w, res);
     jw_key(&w, "files");
-    oci_write_json(&w, res->files);
+    if (res->files) {
+        oci_write_json(&w, res->files);
+    } else {
+        jw_object_open(&w);
+        jw_object_close(&w);
+    }
     if (json_object_size(res->secret_files)) {
         jw_key(&w, "secret_files");
         oci_write_json(&w, res->secret_files);

@@ -37,13 +37,15 @@ int rctx_init(struct rctx *c, const struct render_request *req, const struct ren
     c->cgroup_version =
         c->host->cgroup && c->host->cgroup->version.set ? (int)c->host->cgroup->version.v : 2;
     c->cfg = arena_calloc(a, 1, sizeof(*c->cfg));
-    c->files = json_object();
-    c->secret_files = json_object();
-    c->linux_extra = json_object();
-    if (!c->cfg || !c->files || !c->secret_files || !c->linux_extra) {
-        return rctx_nomem(c);
+    return c->cfg ? 0 : rctx_nomem(c);
+}
+
+json_t *rctx_document(struct rctx *c, json_t **slot)
+{
+    if (!*slot && !(*slot = json_object())) {
+        rctx_nomem(c);
     }
-    return 0;
+    return *slot;
 }
 
 void rctx_release(struct rctx *c)

@@ -149,8 +149,9 @@ struct render_result {
      * a warning or two, and building each as a document cost more than the rest of it. */
     const struct render_warning *warnings;
     size_t n_warnings;
-    json_t *files;    /* {"resolv.conf": "...", "hosts": "..."}: bundle files */
-    json_t *secret_files; /* {"NAME": {"value", "uid", "gid", "mode"}}: secrets as files */
+    json_t *files;    /* {"resolv.conf": "...", "hosts": "..."}: bundle files; NULL: none */
+    json_t *secret_files; /* {"NAME": {"value", "uid", "gid", "mode"}}: secrets as files;
+                           * NULL: none */
 };
 
 /*

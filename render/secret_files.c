@@ -61,7 +61,12 @@ int secret_file_add(struct rctx *c, const char *key, const char *value, const ch
         json_decref(entry);
         return rctx_nomem(c);
     }
-    if (json_object_set_new(c->secret_files, name, entry)) { /* frees entry */
+    json_t *secret_files = rctx_document(c, &c->secret_files);
+    if (!secret_files) {
+        json_decref(entry);
+        return -1;
+    }
+    if (json_object_set_new(secret_files, name, entry)) { /* frees entry */
         return rctx_nomem(c);
     }
     return env_set(c, key, strlen(key), target);

@@ -161,8 +161,8 @@ static int render_once(const char *body, json_t *secrets, const struct render_pr
         rc = render_output_text(&res, 0, NULL, &out, err);
         *config = rc == 0 ? strndup(out.text, out.len) : NULL;
         render_output_release(&out);
-        json_t *ex = json_pack("{s:o, s:O}", "warnings", render_result_warnings_json(&res),
-                               "files", res.files);
+        json_t *ex = json_pack("{s:o, s:o}", "warnings", render_result_warnings_json(&res),
+                               "files", res.files ? json_incref(res.files) : json_object());
         *extras = jsonx_dump(ex, JSONX_PRETTY, NULL);
         json_decref(ex);
     }

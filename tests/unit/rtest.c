@@ -84,8 +84,8 @@ int rt_render(struct rt *t, const struct rt_in *in)
         CHECK(t->config != NULL);
         t->warnings = render_result_warnings_json(&res);
         CHECK(t->warnings != NULL);
-        t->files = json_incref(res.files);
-        t->secret_files = json_incref(res.secret_files);
+        t->files = res.files ? json_incref(res.files) : json_object(); /* NULL: none */
+        t->secret_files = res.secret_files ? json_incref(res.secret_files) : json_object();
         render_result_release(&res);
         rt_queue_for_validation(t->text);
         t->rc = 0;
