@@ -1,5 +1,6 @@
 #include "common/strutil.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,24 @@ size_t str_edit_distance(const char *a, const char *b, size_t limit)
         cur = t;
     }
     return prev[lb] <= limit ? prev[lb] : limit + 1;
+}
+
+size_t str_concat(char *buf, size_t size, ...)
+{
+    size_t len = 0;
+    va_list ap;
+    va_start(ap, size);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) {
+        size_t n = strlen(s);
+        if (n > size - 1 - len) {
+            n = size - 1 - len;
+        }
+        memcpy(buf + len, s, n);
+        len += n;
+    }
+    va_end(ap);
+    buf[len] = '\0';
+    return len;
 }
 
 char *str_dup(const char *s)

@@ -3,7 +3,6 @@
  * group roles. Used by the spec's field tables (spec_model.c) and by the request's identity
  * (request.c: a service or role named by the request, not the spec).
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "render/spec_model.h"
@@ -93,10 +92,11 @@ static bool valid_digest(const char *s)
 bool spec_valid_image_ref(const char *ref)
 {
     char buf[512];
-    if (strlen(ref) >= sizeof(buf) || !*ref) {
+    size_t len = strlen(ref);
+    if (len >= sizeof(buf) || len == 0) {
         return false;
     }
-    snprintf(buf, sizeof(buf), "%s", ref);
+    memcpy(buf, ref, len + 1);
     char *at = strchr(buf, '@');
     if (at) {
         *at = '\0';

@@ -324,9 +324,10 @@ static int image_argv(struct rctx *c, struct strv *argv, const struct mlist *img
         return rctx_nomem(c);
     }
     return rctx_warn(c, "argv_default_shell", "command",
-                     "no entrypoint or args in the spec and none in the image config%s: the "
-                     "process is /bin/sh",
-                     img ? "" : " (none was sent)");
+                     img ? "no entrypoint or args in the spec and none in the image config: the "
+                           "process is /bin/sh"
+                         : "no entrypoint or args in the spec and none in the image config (none "
+                           "was sent): the process is /bin/sh");
 }
 
 /*

@@ -154,11 +154,15 @@ int rctx_warn_at(struct rctx *c, const char *code, const char *path, const char 
 int rctx_warn(struct rctx *c, const char *code, const char *field, const char *fmt, ...)
 {
     char msg[ERR_MSG_MAX], path[ERR_PATH_MAX];
+    rctx_path(c, path, sizeof(path), field);
+    if (!strchr(fmt, '%')) {
+        return rctx_warn_at(c, code, path, fmt); /* fixed text: nothing to format */
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return rctx_warn_at(c, code, rctx_path(c, path, sizeof(path), field), msg);
+    return rctx_warn_at(c, code, path, msg);
 }
 
 const struct host_device *rctx_device_fact(const struct rctx *c, const char *path)

@@ -551,11 +551,11 @@ static const struct machine *node_machine(struct rctx *c)
         return NULL;
     }
     char msg[ERR_MSG_MAX];
-    snprintf(msg, sizeof(msg),
-             "host.arch is not given: the seccomp profile lists the architectures of the "
-             "machine that rendered it (%s); a node of another architecture would have its "
-             "syscalls refused",
-             m->name);
+    str_concat(msg, sizeof(msg),
+               "host.arch is not given: the seccomp profile lists the architectures of the "
+               "machine that rendered it (",
+               m->name,
+               "); a node of another architecture would have its syscalls refused", NULL);
     return rctx_warn_at(c, "host_arch_assumed", "host.arch", msg) ? NULL : m;
 }
 

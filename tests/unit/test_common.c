@@ -132,5 +132,18 @@ static void edit_distance_counts_typos(void)
     CHECK_INT(str_edit_distance(longer, longer, 2), 3); /* over 64 bytes: never a match */
 }
 
-HARNESS_MAIN(TEST(edit_distance_counts_typos), TEST(params_parse_or_name_the_parameter),
+static void concat_joins_and_cuts_to_fit(void)
+{
+    char buf[8];
+    CHECK_INT(str_concat(buf, sizeof(buf), "ab", "", "cd", NULL), 4);
+    CHECK_STR(buf, "abcd");
+    CHECK_INT(str_concat(buf, sizeof(buf), NULL), 0);
+    CHECK_STR(buf, "");
+    CHECK_INT(str_concat(buf, sizeof(buf), "abcde", "fghij", NULL), 7); /* cut, terminated */
+    CHECK_STR(buf, "abcdefg");
+    CHECK_INT(str_concat(buf, 1, "x", NULL), 0);
+    CHECK_STR(buf, "");
+}
+
+HARNESS_MAIN(TEST(edit_distance_counts_typos), TEST(concat_joins_and_cuts_to_fit), TEST(params_parse_or_name_the_parameter),
              TEST(err_without_a_list_keeps_the_first_issue), TEST(err_with_a_list_keeps_every_issue))
