@@ -21,14 +21,7 @@ void render_request_free(struct render_request *req)
     }
     request_model_release_cdi(req->host_owned);
     request_model_release_options(req->options_owned);
-    arena_release(&req->arena);
-    free(req->service_name);
-    free(req->deployment_name);
-    free(req->container_service);
-    free(req->role);
-    free(req->container_id);
-    free(req->scope);
-    free(req->hostname);
+    arena_release(&req->arena); /* the request's strings too */
     render_secret_refs_release(&req->refs);
     free(req->bad_ref_key);
     free(req->bad_ref_msg);
@@ -75,14 +68,14 @@ static int load_spec(struct render_request *req, const struct dnode *root, struc
         return -1;
     }
     req->deployment = d;
-    req->deployment_name = str_dup(d->deployment);
+    req->deployment_name = arena_strndup(&req->arena, d->deployment, strlen(d->deployment));
     return req->deployment_name ? 0 : err_nomem(err);
 }
 
-static int set_str(char **dst, const char *src, struct err *err)
+/* A copy of src (NULL stays NULL) in the request's arena, released with the request. */
+static int set_str(struct render_request *req, char **dst, const char *src, struct err *err)
 {
-    free(*dst);
-    *dst = str_dup(src);
+    *dst = src ? arena_strndup(&req->arena, src, strlen(src)) : NULL;
     return (*dst || !src) ? 0 : err_nomem(err);
 }
 
@@ -148,12 +141,13 @@ static int resolve_identity(struct render_request *req, const struct envelope *e
     if (!spec_valid_service_name(service)) {
         return err_set(err, ERR_SPEC_INVALID, "service", "invalid service name '%s'", service);
     }
-    if (set_str(&req->service_name, service, err)) {
+    if (set_str(req, &req->service_name, service, err)) {
         return -1;
     }
 
     const char *csvc = container ? container->service : NULL;
-    if (set_str(&req->container_service, p->service ? p->service : csvc ? csvc : service, err)) {
+    const char *container_service = p->service ? p->service : csvc ? csvc : service;
+    if (set_str(req, &req->container_service, container_service, err)) {
         return -1;
     }
     if (!spec_valid_service_name(req->container_service)) {
@@ -177,7 +171,7 @@ static int resolve_identity(struct render_request *req, const struct envelope *e
         return err_set(err, p->role ? ERR_BAD_REQUEST : ERR_SPEC_INVALID, "role",
                        "role '%s' must match ^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$", role);
     }
-    if (set_str(&req->role, role, err)) {
+    if (set_str(req, &req->role, role, err)) {
         return -1;
     }
     v = 0;
@@ -199,7 +193,7 @@ static int resolve_identity(struct render_request *req, const struct envelope *e
         snprintf(id, sizeof(id), "%s-%s-%u-on-%llu", req->container_service, req->role,
                  req->replica, (unsigned long long)req->node_id);
     }
-    return set_str(&req->container_id, id, err);
+    return set_str(req, &req->container_id, id, err);
 }
 
 static int resolve_overrides(struct render_request *req, const struct render_params *p,
@@ -213,11 +207,11 @@ static int resolve_overrides(struct render_request *req, const struct render_par
     if (!*scope) {
         return err_set(err, ERR_BAD_REQUEST, "scope", "scope must not be empty");
     }
-    if (set_str(&req->scope, scope, err)) {
+    if (set_str(req, &req->scope, scope, err)) {
         return -1;
     }
     const char *hostname = p->hostname ? p->hostname : o->hostname;
-    if (hostname && set_str(&req->hostname, hostname, err)) {
+    if (hostname && set_str(req, &req->hostname, hostname, err)) {
         return -1;
     }
     req->host_network = -1;

@@ -15,7 +15,7 @@
 #include "render/spec_model.h"
 
 struct render_request {
-    struct arena arena;       /* the parsed documents and their typed model */
+    struct arena arena;       /* the parsed documents, their typed model, the strings below */
     const struct spec_deployment *deployment; /* NULL for a bare ServiceSpec */
     const struct spec_service *service;       /* the selected service */
     char *service_name;
