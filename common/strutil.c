@@ -144,6 +144,21 @@ size_t str_concat(char *buf, size_t size, ...)
     return len;
 }
 
+char *str_from_u64(uint64_t v, char buf[21])
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = digits[n - 1 - i];
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 char *str_dup(const char *s)
 {
     return s ? strdup(s) : NULL;

@@ -33,6 +33,9 @@ size_t str_edit_distance(const char *a, const char *b, size_t limit);
  * format parsing (about 60 ns) costs more than the copying. */
 size_t str_concat(char *buf, size_t size, ...) NULL_TERMINATED;
 
+/* v in decimal into buf (21 bytes hold any value); returns buf. */
+char *str_from_u64(uint64_t v, char buf[21]);
+
 /* strdup() that returns NULL for NULL. */
 char *str_dup(const char *s);
 char *str_ndup(const char *s, size_t n);

@@ -186,12 +186,13 @@ static int resolve_identity(struct render_request *req, const struct envelope *e
     }
     req->node_id = v;
 
-    char id[256];
+    char id[256], replica[21], node[21];
+    str_from_u64(req->replica, replica);
     if (strcmp(req->role, "default") == 0 && req->node_id == 0) {
-        snprintf(id, sizeof(id), "%s-rep-%u", req->container_service, req->replica);
+        str_concat(id, sizeof(id), req->container_service, "-rep-", replica, NULL);
     } else {
-        snprintf(id, sizeof(id), "%s-%s-%u-on-%llu", req->container_service, req->role,
-                 req->replica, (unsigned long long)req->node_id);
+        str_concat(id, sizeof(id), req->container_service, "-", req->role, "-", replica, "-on-",
+                   str_from_u64(req->node_id, node), NULL);
     }
     return set_str(req, &req->container_id, id, err);
 }

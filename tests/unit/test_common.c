@@ -145,5 +145,15 @@ static void concat_joins_and_cuts_to_fit(void)
     CHECK_STR(buf, "");
 }
 
-HARNESS_MAIN(TEST(edit_distance_counts_typos), TEST(concat_joins_and_cuts_to_fit), TEST(params_parse_or_name_the_parameter),
+static void from_u64_writes_decimal(void)
+{
+    char buf[21];
+    CHECK_STR(str_from_u64(0, buf), "0");
+    CHECK_STR(str_from_u64(7, buf), "7");
+    CHECK_STR(str_from_u64(4294967296u, buf), "4294967296");
+    CHECK_STR(str_from_u64(UINT64_MAX, buf), "18446744073709551615");
+}
+
+HARNESS_MAIN(TEST(edit_distance_counts_typos), TEST(concat_joins_and_cuts_to_fit),
+             TEST(from_u64_writes_decimal), TEST(params_parse_or_name_the_parameter),
              TEST(err_without_a_list_keeps_the_first_issue), TEST(err_with_a_list_keeps_every_issue))
