@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "common/strutil.h"
+
 bool spec_path_key_needs_quoting(const char *key)
 {
     if (!*key) {
@@ -59,16 +61,10 @@ size_t spec_path_push_key(char *path, size_t size, size_t *len, const char *key)
 size_t spec_path_push_index(char *path, size_t size, size_t *len, size_t i)
 {
     size_t saved = *len;
-    char digits[24];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i);
+    char digits[21];
+    str_from_u64(i, digits);
     append(path, size, len, "[", 1);
-    while (n) {
-        append(path, size, len, &digits[--n], 1);
-    }
+    append(path, size, len, digits, strlen(digits));
     append(path, size, len, "]", 1);
     return saved;
 }
