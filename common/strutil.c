@@ -129,6 +129,9 @@ size_t str_edit_distance(const char *a, const char *b, size_t limit)
 size_t str_concat(char *buf, size_t size, ...)
 {
     size_t len = 0;
+    if (size == 0) {
+        return 0; /* no room even for the NUL */
+    }
     va_list ap;
     va_start(ap, size);
     for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) {

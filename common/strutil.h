@@ -29,7 +29,7 @@ bool str_eq_nocase(const char *a, const char *b);
 size_t str_edit_distance(const char *a, const char *b, size_t limit);
 
 /* The NULL-terminated list of strings after `size`, joined into buf: cut to fit and always
- * terminated. Returns the length written. For text built on every request, where snprintf's
+ * terminated (size 0: buf is left alone). Returns the length written. For text built on every request, where snprintf's
  * format parsing (about 60 ns) costs more than the copying. */
 size_t str_concat(char *buf, size_t size, ...) NULL_TERMINATED;
 

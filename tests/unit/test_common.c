@@ -143,6 +143,9 @@ static void concat_joins_and_cuts_to_fit(void)
     CHECK_STR(buf, "abcdefg");
     CHECK_INT(str_concat(buf, 1, "x", NULL), 0);
     CHECK_STR(buf, "");
+    buf[0] = 'k';
+    CHECK_INT(str_concat(buf, 0, "x", NULL), 0);
+    CHECK(buf[0] == 'k'); /* no room: nothing written */
 }
 
 static void from_u64_writes_decimal(void)
