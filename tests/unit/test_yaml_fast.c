@@ -13,31 +13,6 @@
 #include "tests/fuzz/yaml_diff.h"
 #include "tests/harness.h"
 
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static bool same_dom(const struct dnode *a, const struct dnode *b)
 {
     if (!a || !b) {
@@ -143,7 +118,7 @@ static void check_tree(const char *dir, int *files, int *taken)
             continue;
         }
         size_t len;
-        char *buf = read_whole(path, &len);
+        char *buf = harness_slurp(path, &len);
         CHECK(buf != NULL);
         if (!buf) {
             continue;
@@ -187,7 +162,7 @@ static void ordinary_specs_take_the_fast_path(void)
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", OCIRENDER_SOURCE_DIR, specs[i]);
         size_t len;
-        char *buf = read_whole(path, &len);
+        char *buf = harness_slurp(path, &len);
         CHECK(buf != NULL);
         if (buf) {
             enum ydiff d = check_input(specs[i], buf, len);
@@ -203,7 +178,7 @@ static void ordinary_specs_take_the_fast_path(void)
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", OCIRENDER_SHARED_DIR, peer[i]);
         size_t len;
-        char *buf = read_whole(path, &len);
+        char *buf = harness_slurp(path, &len);
         if (!buf) {
             fprintf(stderr, "  notice: %s is absent; skipping it\n", path);
             continue;
