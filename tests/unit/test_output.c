@@ -39,6 +39,50 @@ static void sha256_of(const char *text, size_t len, char out[65])
     CHECK_INT(digest_sha256_hex(text, len, out), 0);
 }
 
+/* Every warning is {code, message, path}, in that order (docs/api.md). */
+static void check_warning_members(const json_t *warnings)
+{
+    static const char *const order[] = {"code", "message", "path"};
+    CHECK(json_array_size(warnings) > 0);
+    for (size_t i = 0; i < json_array_size(warnings); i++) {
+        json_t *w = json_array_get(warnings, i);
+        void *it = json_object_iter(w);
+        for (size_t k = 0; k < 3; k++) {
+            CHECK(it != NULL);
+            if (!it) {
+                break;
+            }
+            CHECK_STR(json_object_iter_key(it), order[k]);
+            it = json_object_iter_next(w, it);
+        }
+        CHECK(it == NULL);
+    }
+}
+
+/* A render with no bundle files still has "files": {} in its envelope. */
+static void envelope_without_files(void)
+{
+    static const char spec[] = "image:\n  name: alpine:3.19\n";
+    struct err err;
+    err_init(&err);
+    struct render_request *req = NULL;
+    struct render_result res = {0};
+    struct render_output out = {0};
+    CHECK_INT(render_request_parse(spec, sizeof(spec) - 1, RENDER_FMT_AUTO, NULL, &req, &err), 0);
+    CHECK_INT(render_execute(req, NULL, NULL, &res, &err), 0);
+    CHECK(res.files == NULL);
+    CHECK_INT(render_output_text(&res, RENDER_OUT_ENVELOPE, NULL, &out, &err), 0);
+    json_error_t je;
+    json_t *env = jsonx_loadb(out.text, out.len, &je);
+    const json_t *files = json_object_get(env, "files");
+    CHECK(json_is_object(files) && json_object_size(files) == 0);
+    CHECK(json_object_get(env, "secret_files") == NULL);
+    json_decref(env);
+    render_output_release(&out);
+    render_result_release(&res);
+    render_request_free(req);
+}
+
 static void config_forms_and_etag(void)
 {
     struct render_result res = {0};
@@ -86,6 +130,7 @@ static void config_forms_and_etag(void)
         json_t *warnings = render_result_warnings_json(&res);
         CHECK(json_equal(json_object_get(env, "warnings"), warnings));
         json_decref(warnings);
+        check_warning_members(json_object_get(env, "warnings"));
         CHECK(json_equal(json_object_get(env, "files"), res.files));
         const char *first = json_object_iter_key(json_object_iter(env));
         CHECK_STR(first, "config");
@@ -155,4 +200,5 @@ static void envelope_digest_refusals(void)
     result_request = NULL;
 }
 
-HARNESS_MAIN(TEST(config_forms_and_etag), TEST(envelope_digest_refusals))
+HARNESS_MAIN(TEST(config_forms_and_etag), TEST(envelope_without_files),
+             TEST(envelope_digest_refusals))
